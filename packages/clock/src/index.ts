@@ -1,0 +1,5 @@
+export type { Clock, Timer } from './clock.ts'
+export { systemClock } from './system-clock.ts'
+export { createManualClock } from './manual-clock.ts'
+export type { ManualClock } from './manual-clock.ts'
+export { parseDuration, formatDuration, DurationError } from './duration.ts'
