@@ -1,0 +1,5 @@
+export type { RunConfig, Endpoint } from './run-config.ts'
+export { validateRunConfig, RunConfigError } from './run-config.ts'
+export { runLocal } from './run-local.ts'
+export type { Progress, RunLocalOptions } from './run-local.ts'
+export type { InjectorHealth } from './injector-health.ts'

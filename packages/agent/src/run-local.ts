@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto'
+import type { Clock } from '@loadmesh/clock'
+import {
+  createRng, createArrivalProcess, createLengthSampler, createPromptFactory, countTokens, TOKENIZER
+} from '@loadmesh/workload'
+import { createRunRecorder } from '@loadmesh/metrics'
+import type { LiveView } from '@loadmesh/metrics'
+import { createInjector, runOpenLoop, runClosedLoop } from '@loadmesh/injector'
+import type { RequestSpec } from '@loadmesh/injector'
+import { buildReport } from '@loadmesh/report'
+import type { Report } from '@loadmesh/report'
+import type { RunConfig } from './run-config.ts'
+import { createHealthMonitor } from './injector-health.ts'
+import type { InjectorHealth } from './injector-health.ts'
+
+export interface Progress {
+  run_id: string
+  elapsed_ms: number
+  duration_ms: number
+  in_flight: number
+  live: LiveView
+  health: InjectorHealth
+}
+
+export interface RunLocalOptions {
+  clock: Clock
+  apiKey?: string
+  /** Called about once a second while the run goes on. */
+  onProgress?: (p: Progress) => void
+  /** Aborting stops scheduling; in-flight requests finish (bounded by the timeout) and are reported. */
+  signal?: AbortSignal
+  runId?: string
+  /** Lead time between preparing and the first intended send, so setup never shows up as lag. */
+  leadMs?: number
+}
+
+/**
+ * One agent, alone: workload -> schedule -> injector -> recorder -> report. The mesh will run the
+ * same pipeline per agent with its share of the rate; nothing here knows about peers.
+ */
+export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promise<Report> {
+  const { clock } = opts
+  const runId = opts.runId ?? randomUUID()
+  const rng = createRng(config.seed)
+  const inputLen = createLengthSampler(config.input_tokens, rng.split('input_tokens'))
+  const outputLen = createLengthSampler(config.output_tokens, rng.split('output_tokens'))
+  const prompts = createPromptFactory(rng.split('prompts'))
+  const extraBody = config.ignore_eos ? { ignore_eos: true } : undefined
+
+  const injector = createInjector({
+    baseUrl: config.target,
+    model: config.model,
+    apiKey: opts.apiKey,
+    timeoutMs: config.timeout_ms,
+    connections: config.connections,
+    clock,
+    countTokens
+  })
+
+  const health = createHealthMonitor()
+  const startedAt = clock.wallNow()
+  const startAt = clock.now() + (opts.leadMs ?? 50)
+  const recorder = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo })
+
+  const nextRequest = (): RequestSpec => {
+    const inputTokens = inputLen.sample()
+    return {
+      endpoint: config.endpoint,
+      prompt: prompts.make(inputTokens),
+      inputTokens,
+      maxTokens: outputLen.sample(),
+      stream: config.stream,
+      includeUsage: true,
+      extraBody
+    }
+  }
+  const fire = async (intendedAt: number): Promise<void> => {
+    const result = await injector.send(nextRequest(), intendedAt)
+    recorder.record(result)
+  }
+
+  const progress = (): void => {
+    if (opts.onProgress === undefined) return
+    opts.onProgress({
+      run_id: runId,
+      elapsed_ms: Math.max(0, clock.now() - startAt),
+      duration_ms: config.duration_ms,
+      in_flight: injector.stats().inFlight,
+      live: recorder.live(5000),
+      health: health.read()
+    })
+  }
+  let ticker = clock.setTimer(function tick () { progress(); ticker = clock.setTimer(tick, 1000) }, 1000)
+
+  health.start()
+  let outcome: { scheduled: number; fired: number; dropped: number }
+  try {
+    if (config.mode === 'open') {
+      const arrivals = createArrivalProcess(
+        { kind: config.arrival, rate: config.rate as number, burstiness: config.burstiness },
+        rng.split('arrivals')
+      )
+      outcome = await runOpenLoop({
+        clock,
+        startAt,
+        durationMs: config.duration_ms,
+        nextGapMs: () => arrivals.nextGapMs(),
+        maxInFlight: config.max_in_flight,
+        fire,
+        onScheduled: (t) => recorder.onScheduled(t),
+        onDropped: (t) => recorder.onDropped(t),
+        signal: opts.signal
+      })
+    } else {
+      outcome = await runClosedLoop({
+        clock,
+        startAt,
+        durationMs: config.duration_ms,
+        concurrency: config.concurrency as number,
+        fire: (t) => { recorder.onScheduled(t); return fire(t) },
+        signal: opts.signal
+      })
+    }
+  } finally {
+    ticker.cancel()
+    await injector.close()
+  }
+  const injectorHealth = health.stop()
+  progress()
+  const endAt = clock.now()
+  return buildReport({
+    runId,
+    config,
+    startedAt,
+    endedAt: clock.wallNow(),
+    durationS: Math.max(1e-9, (endAt - startAt) / 1000),
+    plannedDurationS: config.duration_ms / 1000,
+    targetRate: config.mode === 'open' ? config.rate : null,
+    recorder,
+    injector: injectorHealth,
+    tokenizer: TOKENIZER,
+    interrupted: opts.signal?.aborted === true,
+    scheduled: outcome.scheduled
+  })
+}

@@ -1,0 +1,41 @@
+import { UsageError } from '../exit-codes.ts'
+import { RUN_FLAGS, COMMON_FLAGS, formatFlags } from '../options.ts'
+import { runConfigFromFlags } from '../run-config-from-flags.ts'
+import type { Io } from '../io.ts'
+import { parseFlags } from './flags.ts'
+import { executeRun } from './execute-run.ts'
+
+export const RUN_HELP = `loadmesh run --target URL [flags]
+
+Runs one agent against any OpenAI-compatible server and writes a report.
+
+${formatFlags([...RUN_FLAGS, ...COMMON_FLAGS])}
+
+Exit codes: 0 ok, 2 bad usage, 3 error rate over --max-error-rate, 4 SLO gate failed, 130 interrupted.`
+
+export async function runCommand (argv: string[], io: Io): Promise<number> {
+  const v = await parseFlags(argv, [...RUN_FLAGS, ...COMMON_FLAGS])
+  if (v.help === true) { io.stdout.write(RUN_HELP + '\n'); return 0 }
+  const target = v.target as string | undefined
+  if (target === undefined) throw new UsageError('--target is required', 'e.g. loadmesh run --target http://127.0.0.1:8000 --rate 5, or try `loadmesh rehearse` for a simulated run')
+  const apiKey = (v['api-key'] as string | undefined) ?? io.env.OPENAI_API_KEY
+  const model = (v.model as string | undefined) ?? await discoverModel(target, apiKey)
+  const config = runConfigFromFlags(v, target.replace(/\/+$/, ''), model)
+  return executeRun({ config, apiKey, out: v.out as string | undefined, quiet: v.quiet === true, json: v.json === true, io })
+}
+
+/** Without --model, ask the server (GET /v1/models) like most OpenAI clients' users expect. */
+async function discoverModel (target: string, apiKey: string | undefined): Promise<string> {
+  const url = `${target.replace(/\/+$/, '')}/v1/models`
+  let body: unknown
+  try {
+    const res = await fetch(url, { headers: apiKey !== undefined ? { authorization: `Bearer ${apiKey}` } : {}, signal: AbortSignal.timeout(10_000) })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    body = await res.json()
+  } catch (err) {
+    throw new UsageError(`--model not given and GET ${url} failed: ${(err as Error).message}`, 'pass --model NAME')
+  }
+  const first = (body as { data?: Array<{ id?: unknown }> }).data?.[0]?.id
+  if (typeof first !== 'string') throw new UsageError(`--model not given and GET ${url} listed no model`, 'pass --model NAME')
+  return first
+}

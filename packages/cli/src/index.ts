@@ -1,0 +1,3 @@
+export { main } from './main.ts'
+export type { Io } from './io.ts'
+export { EXIT } from './exit-codes.ts'

@@ -1,0 +1,160 @@
+import type { Clock } from '@loadmesh/clock'
+import { emptyResult } from '@loadmesh/metrics'
+import type { RequestResult } from '@loadmesh/metrics'
+import { Pool } from 'undici'
+import { createBodyEncoder } from './request-body.ts'
+import type { RequestSpec } from './request-spec.ts'
+import { ResponseRecorder } from './response-recorder.ts'
+
+export interface InjectorOptions {
+  /**
+   * Target base URL, e.g. `http://127.0.0.1:8000`. A path prefix is kept; a trailing `/v1` is
+   * dropped because the endpoints carry it (so the OpenAI SDK style `http://host/v1` works too).
+   */
+  baseUrl: string
+  model: string
+  apiKey?: string
+  /** Per-request timeout in ms, counted from the actual send (`sentAt`). */
+  timeoutMs: number
+  /** Keep-alive sockets in the pool; requests beyond this wait for a free socket. */
+  connections: number
+  clock: Clock
+  /** Extra request headers; they override the injector's own. */
+  headers?: Record<string, string>
+  /** Tokenizer for responses without `usage`; without it a content chunk counts as one token. */
+  countTokens?: (text: string) => number
+}
+
+export interface InjectorStats {
+  /** Requests sent and not yet settled. */
+  inFlight: number
+  /** Requests handed to `send`. */
+  sent: number
+  /** Requests settled, successfully or not. */
+  completed: number
+}
+
+export interface Injector {
+  /**
+   * Sends one request and resolves with its result. Never rejects: every failure is a result with
+   * `ok = false` and an `errorClass` (see error-classes.ts). `intendedAt` is the scheduled time the
+   * latency metrics are measured from.
+   */
+  send(req: RequestSpec, intendedAt: number): Promise<RequestResult>
+  /** Stops accepting requests and closes the pool once in-flight requests have settled. */
+  close(): Promise<void>
+  stats(): InjectorStats
+}
+
+export class InjectorConfigError extends Error {
+  override name = 'InjectorConfigError'
+  readonly code = 'ERR_BAD_INJECTOR_CONFIG'
+}
+
+/**
+ * An OpenAI-compatible HTTP client built for measurement: one undici Pool of keep-alive sockets
+ * (pipelining 1) per target, requests dispatched with a handler object (no streams, no promise
+ * per chunk), the body encoded from pre-built templates.
+ *
+ * Non-streamed responses: the whole answer arrives with the body, so `firstTokenAt` and
+ * `firstContentAt` are the end of the body (when it has content), `lastTokenAt` is NaN and
+ * `endAt` is the end of the body.
+ */
+export function createInjector(opts: InjectorOptions): Injector {
+  let url: URL
+  try {
+    url = new URL(opts.baseUrl)
+  } catch {
+    throw new InjectorConfigError(`injector baseUrl: "${opts.baseUrl}" is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InjectorConfigError(`injector baseUrl: "${opts.baseUrl}" must be http: or https:`)
+  }
+  if (!Number.isInteger(opts.connections) || opts.connections < 1) {
+    throw new InjectorConfigError(`injector connections: ${opts.connections} must be an integer >= 1`)
+  }
+  if (!(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs)) {
+    throw new InjectorConfigError(`injector timeoutMs: ${opts.timeoutMs} must be a positive number`)
+  }
+  const prefix = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')
+  const paths = {
+    '/v1/chat/completions': `${prefix}/v1/chat/completions`,
+    '/v1/completions': `${prefix}/v1/completions`
+  }
+  const clock = opts.clock
+  const timeoutMs = opts.timeoutMs
+  const countTokens = opts.countTokens
+  const encoder = createBodyEncoder(opts.model)
+  const streamHeaders = buildHeaders(opts, 'text/event-stream')
+  const plainHeaders = buildHeaders(opts, 'application/json')
+
+  const pool = new Pool(url.origin, {
+    connections: opts.connections,
+    pipelining: 1,
+    // Our own timer bounds the whole request; undici's would only fire later and less precisely.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connectTimeout: Math.min(timeoutMs, 10_000)
+  })
+
+  let closed = false
+  let inFlight = 0
+  let sent = 0
+  let completed = 0
+
+  function settled(): void {
+    inFlight--
+    completed++
+  }
+
+  return {
+    send(req, intendedAt) {
+      const result = emptyResult(intendedAt, req.endpoint, req.stream)
+      return new Promise<RequestResult>((resolve) => {
+        const rec = new ResponseRecorder(clock, req, result, countTokens, (r) => {
+          settled()
+          resolve(r)
+        })
+        inFlight++
+        sent++
+        if (closed) {
+          rec.failNow('connect', 'the injector is closed')
+          return
+        }
+        let body: string
+        try {
+          body = encoder.encode(req)
+        } catch (err) {
+          rec.failNow('connect', `request body could not be encoded: ${(err as Error).message}`)
+          return
+        }
+        result.sentAt = clock.now()
+        rec.armTimeout(timeoutMs)
+        try {
+          pool.dispatch({
+            path: paths[req.endpoint] ?? `${prefix}${req.endpoint}`,
+            method: 'POST',
+            headers: req.stream ? streamHeaders : plainHeaders,
+            body
+          }, rec)
+        } catch (err) {
+          rec.failNow('connect', `dispatch failed: ${(err as Error).message}`)
+        }
+      })
+    },
+    async close() {
+      closed = true
+      await pool.close()
+    },
+    stats: () => ({ inFlight, sent, completed })
+  }
+}
+
+function buildHeaders(opts: InjectorOptions, accept: string): Record<string, string> {
+  const h: Record<string, string> = { 'content-type': 'application/json', accept }
+  if (opts.apiKey !== undefined && opts.apiKey !== '') h.authorization = `Bearer ${opts.apiKey}`
+  if (opts.headers !== undefined) {
+    for (const [k, v] of Object.entries(opts.headers)) h[k.toLowerCase()] = v
+  }
+  return h
+}

@@ -1,0 +1,359 @@
+import type { Clock, Timer } from '@loadmesh/clock'
+import type { RequestResult } from '@loadmesh/metrics'
+import type { Dispatcher } from 'undici'
+import { createSseParser, SseProtocolError } from './sse-parser.ts'
+import type { SseEvent, SseParser } from './sse-parser.ts'
+import { clip, describeError, httpErrorMessage, isTimeoutError } from './error-classes.ts'
+import type { RequestSpec } from './request-spec.ts'
+
+type Controller = Dispatcher.DispatchController
+type Headers = Record<string, string | string[] | undefined>
+
+/** Error bodies are only read for their message; more is never needed. */
+const ERROR_BODY_MAX = 4096
+
+interface Usage {
+  prompt_tokens?: unknown
+  completion_tokens?: unknown
+  completion_tokens_details?: { reasoning_tokens?: unknown } | null
+}
+
+/**
+ * Turns one undici response into a `RequestResult`, as an undici dispatch handler: callbacks
+ * straight from the HTTP parser, no streams and no promise per chunk. One clock reading per
+ * network read; every SSE event completed by that read carries it, because that is when the
+ * client could have seen the token.
+ *
+ * The first outcome wins (`finished`): a timeout, protocol error or abort that races with the
+ * end of the response can never produce two results or resolve twice.
+ */
+export class ResponseRecorder implements Dispatcher.DispatchHandler {
+  readonly result: RequestResult
+  private readonly clock: Clock
+  private readonly req: RequestSpec
+  private readonly chat: boolean
+  private readonly countTokens: ((text: string) => number) | undefined
+  private readonly settle: (r: RequestResult) => void
+  private controller: Controller | null = null
+  private timer: Timer | null = null
+  private finished = false
+  private status = 0
+  private gotHeaders = false
+  private errorBody = false
+  private retryAfter: string | undefined = undefined
+  private parser: SseParser | null = null
+  private chunkAt = Number.NaN
+  private sawDone = false
+  private sawFinish = false
+  private usage: Usage | null = null
+  private reasoningChunks = 0
+  private texts: string[] | null
+  private reasoningTexts: string[] | null
+  private body: Buffer[] = []
+  private bodyLen = 0
+
+  constructor(
+    clock: Clock,
+    req: RequestSpec,
+    result: RequestResult,
+    countTokens: ((text: string) => number) | undefined,
+    settle: (r: RequestResult) => void
+  ) {
+    this.clock = clock
+    this.req = req
+    this.result = result
+    this.chat = req.endpoint === '/v1/chat/completions'
+    this.countTokens = countTokens
+    this.texts = countTokens === undefined ? null : []
+    this.reasoningTexts = countTokens === undefined ? null : []
+    this.settle = settle
+  }
+
+  /** Starts the per-request timeout; `timeoutMs` counts from the actual send. */
+  armTimeout(ms: number): void {
+    this.timer = this.clock.setTimer(this.onTimeout, ms)
+  }
+
+  /** Fails the request before or outside undici (e.g. dispatch threw, injector closed). */
+  failNow(errorClass: string, message: string): void {
+    this.fail(errorClass, message, false)
+  }
+
+  onRequestStart(controller: Controller): void {
+    // The request waited for a connection longer than its timeout: never send it.
+    if (this.finished) { controller.abort(new Error('request timed out before it was sent')); return }
+    this.controller = controller
+  }
+
+  onResponseStart(_c: Controller, statusCode: number, headers: Headers): void {
+    if (this.finished || statusCode < 200) return
+    this.status = statusCode
+    this.gotHeaders = true
+    if (statusCode >= 300) {
+      this.errorBody = true
+      const ra = headers['retry-after']
+      if (ra !== undefined) this.retryAfter = Array.isArray(ra) ? ra[0] : ra
+      return
+    }
+    if (!this.req.stream) return
+    const raw = headers['content-type']
+    const ct = (Array.isArray(raw) ? raw[0] : raw) ?? ''
+    if (!/^\s*text\/event-stream\s*(;|$)/i.test(ct)) {
+      this.fail('bad_sse', `streamed response has content-type "${clip(ct)}", not text/event-stream`, true)
+      return
+    }
+    this.parser = createSseParser(this.onEvent, { strict: true })
+  }
+
+  onResponseData(_c: Controller, chunk: Buffer): void {
+    if (this.finished) return
+    const t = this.clock.now()
+    if (this.parser !== null) {
+      this.chunkAt = t
+      try {
+        this.parser.push(chunk)
+      } catch (err) {
+        this.fail(err instanceof SseProtocolError ? 'bad_sse' : 'bad_json', describeError(err), true)
+      }
+      return
+    }
+    if (this.errorBody && this.bodyLen >= ERROR_BODY_MAX) return
+    this.body.push(chunk)
+    this.bodyLen += chunk.length
+  }
+
+  onResponseEnd(): void {
+    if (this.finished) return
+    this.result.endAt = this.clock.now()
+    if (this.errorBody) {
+      this.fail(`http_${this.status}`, httpErrorMessage(this.bodyText(), this.retryAfter), false)
+    } else if (this.parser !== null) {
+      const midEvent = this.parser.end()
+      if (!this.sawDone && !this.sawFinish) {
+        this.fail('stream_aborted', `stream ended without [DONE] or a finish_reason${midEvent ? ', in the middle of an event' : ''}`, false)
+      } else {
+        this.succeed()
+      }
+    } else {
+      this.completeBody()
+    }
+  }
+
+  onResponseError(_c: Controller | undefined, err: Error): void {
+    if (this.finished) return
+    if (isTimeoutError(err)) this.fail('timeout', describeError(err), false)
+    else if (!this.gotHeaders) this.fail('connect', describeError(err), false)
+    else if (this.errorBody) {
+      this.fail(`http_${this.status}`, `${httpErrorMessage(this.bodyText(), this.retryAfter)}; body cut: ${describeError(err)}`, false)
+    } else this.fail('stream_aborted', describeError(err), false)
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timer = null
+    if (this.finished) return
+    this.fail('timeout', `no complete response within the request timeout`, true)
+  }
+
+  private readonly onEvent = (e: SseEvent): void => {
+    if (this.finished || this.sawDone) return
+    if (e.event === 'error') {
+      this.fail('sse_error', `event: error: ${sseErrorMessage(e.data)}`, true)
+      return
+    }
+    // Other named events are not part of the OpenAI protocol; a client ignores them.
+    if (e.event !== 'message') return
+    const data = e.data
+    if (data === '[DONE]') { this.sawDone = true; return }
+    let chunk: unknown
+    try {
+      chunk = JSON.parse(data)
+    } catch {
+      this.fail('bad_json', `data payload is not JSON: ${clip(data)}`, true)
+      return
+    }
+    if (chunk === null || typeof chunk !== 'object') {
+      this.fail('bad_json', `data payload is not a JSON object: ${clip(data)}`, true)
+      return
+    }
+    const o = chunk as Record<string, unknown>
+    if (o.error !== undefined && o.error !== null) {
+      this.fail('sse_error', `error in stream: ${errorObjectMessage(o.error)}`, true)
+      return
+    }
+    const choices = o.choices
+    if (!Array.isArray(choices)) {
+      this.fail('bad_json', `data payload lacks choices: ${clip(data)}`, true)
+      return
+    }
+    if (o.usage !== null && typeof o.usage === 'object') this.usage = o.usage as Usage
+    let text = false
+    let reasoning = false
+    for (let i = 0; i < choices.length; i++) {
+      const c = choices[i] as Record<string, unknown> | null
+      if (c === null || typeof c !== 'object') continue
+      if (c.finish_reason !== undefined && c.finish_reason !== null) this.sawFinish = true
+      if (this.chat) {
+        const d = c.delta as Record<string, unknown> | null | undefined
+        if (d === null || typeof d !== 'object') continue
+        if (this.noteText(d.content)) text = true
+        if (this.noteReasoning(d.reasoning_content) || this.noteReasoning(d.reasoning)) reasoning = true
+      } else if (this.noteText(c.text)) text = true
+    }
+    if (!text && !reasoning) return
+    const t = this.chunkAt
+    const r = this.result
+    if (Number.isNaN(r.firstTokenAt)) r.firstTokenAt = t
+    if (text && Number.isNaN(r.firstContentAt)) r.firstContentAt = t
+    if (!Number.isNaN(r.lastTokenAt)) r.itls.push(t - r.lastTokenAt)
+    r.lastTokenAt = t
+    r.contentChunks++
+    if (reasoning) this.reasoningChunks++
+  }
+
+  private noteText(v: unknown): boolean {
+    if (typeof v !== 'string' || v.length === 0) return false
+    this.texts?.push(v)
+    return true
+  }
+
+  private noteReasoning(v: unknown): boolean {
+    if (typeof v !== 'string' || v.length === 0) return false
+    this.texts?.push(v)
+    this.reasoningTexts?.push(v)
+    return true
+  }
+
+  private completeBody(): void {
+    const text = this.bodyText()
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      this.fail('bad_json', `response body is not JSON: ${clip(text)}`, false)
+      return
+    }
+    const o = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>
+    const choices = o.choices
+    if (!Array.isArray(choices)) {
+      const why = o.error !== undefined && o.error !== null ? `error: ${errorObjectMessage(o.error)}` : clip(text)
+      this.fail('bad_json', `response body lacks choices: ${why}`, false)
+      return
+    }
+    if (o.usage !== null && typeof o.usage === 'object') this.usage = o.usage as Usage
+    let text2 = false
+    let reasoning = false
+    for (let i = 0; i < choices.length; i++) {
+      const c = choices[i] as Record<string, unknown> | null
+      if (c === null || typeof c !== 'object') continue
+      if (this.chat) {
+        const m = c.message as Record<string, unknown> | null | undefined
+        if (m === null || typeof m !== 'object') continue
+        if (this.noteText(m.content)) text2 = true
+        if (this.noteReasoning(m.reasoning_content) || this.noteReasoning(m.reasoning)) reasoning = true
+      } else if (this.noteText(c.text)) text2 = true
+    }
+    // The whole answer arrives with the body: its end is when the client had the first token.
+    const r = this.result
+    if (text2 || reasoning) {
+      r.firstTokenAt = r.endAt
+      r.contentChunks = 1
+      if (reasoning) this.reasoningChunks = 1
+    }
+    if (text2) r.firstContentAt = r.endAt
+    this.succeed()
+  }
+
+  private bodyText(): string {
+    if (this.body.length === 0) return ''
+    const buf = this.body.length === 1 ? this.body[0] : Buffer.concat(this.body, this.bodyLen)
+    return buf.toString('utf8', 0, this.errorBody ? Math.min(buf.length, ERROR_BODY_MAX) : buf.length)
+  }
+
+  private succeed(): void {
+    this.result.ok = true
+    this.finish()
+  }
+
+  private fail(errorClass: string, message: string, abort: boolean): void {
+    if (this.finished) return
+    const r = this.result
+    r.ok = false
+    r.errorClass = errorClass
+    r.errorMessage = message
+    if (Number.isNaN(r.endAt)) r.endAt = this.clock.now()
+    this.finish()
+    // Aborting makes undici call onResponseError, which `finished` turns into a no-op. A request
+    // still queued for a connection has no controller yet; onRequestStart aborts it.
+    if (abort && this.controller !== null && !this.controller.aborted) {
+      this.controller.abort(new Error(`aborted by the injector: ${errorClass}`))
+    }
+  }
+
+  private finish(): void {
+    this.finished = true
+    if (this.timer !== null) { this.timer.cancel(); this.timer = null }
+    this.parser = null
+    this.body = []
+    this.countOutputs()
+    // With pipelining 1, undici hands a keep-alive socket to the next request only one
+    // setImmediate after the response ended (to notice servers that close anyway). Resolving two
+    // turns later lets a caller that sends again at once reuse that socket instead of opening a
+    // new one. All timestamps are taken already, so the delay costs no accuracy.
+    setImmediate(this.settleSoon)
+  }
+
+  private readonly settleSoon = (): void => {
+    setImmediate(this.settleNow)
+  }
+
+  private readonly settleNow = (): void => {
+    this.settle(this.result)
+  }
+
+  private countOutputs(): void {
+    const r = this.result
+    const u = this.usage
+    r.inputTokens = u !== null && typeof u.prompt_tokens === 'number' ? u.prompt_tokens : this.req.inputTokens
+    if (u !== null && typeof u.completion_tokens === 'number') {
+      r.outputTokens = u.completion_tokens
+      r.outputTokensSource = 'usage'
+      const rt = u.completion_tokens_details?.reasoning_tokens
+      r.reasoningTokens = typeof rt === 'number' ? rt : this.counted(this.reasoningTexts, this.reasoningChunks)
+    } else {
+      r.outputTokens = this.counted(this.texts, r.contentChunks)
+      r.outputTokensSource = 'counted'
+      r.reasoningTokens = this.counted(this.reasoningTexts, this.reasoningChunks)
+    }
+  }
+
+  /** Tokens of `texts` by the caller's tokenizer, or the chunk count when there is none. */
+  private counted(texts: string[] | null, chunks: number): number {
+    if (this.countTokens === undefined || texts === null) return chunks
+    if (texts.length === 0) return 0
+    try {
+      return this.countTokens(texts.join(''))
+    } catch {
+      // A broken tokenizer must not lose the result.
+      return chunks
+    }
+  }
+}
+
+function errorObjectMessage(e: unknown): string {
+  if (typeof e === 'string') return clip(e)
+  if (e !== null && typeof e === 'object') {
+    const m = (e as Record<string, unknown>).message
+    if (typeof m === 'string') return clip(m)
+  }
+  return clip(JSON.stringify(e) ?? String(e))
+}
+
+function sseErrorMessage(data: string): string {
+  try {
+    const j = JSON.parse(data) as unknown
+    if (j !== null && typeof j === 'object' && 'error' in j) return errorObjectMessage((j as Record<string, unknown>).error)
+    return errorObjectMessage(j)
+  } catch {
+    return clip(data)
+  }
+}

@@ -1,0 +1,8 @@
+export type { Report, LatencyMetric } from './report.ts'
+export { REPORT_SCHEMA, LATENCY_METRICS } from './report.ts'
+export { buildReport } from './build-report.ts'
+export type { BuildReportInput } from './build-report.ts'
+export { renderSummary } from './render-summary.ts'
+export { evaluateGates } from './gates.ts'
+export type { GateOptions, GateVerdict } from './gates.ts'
+export { WARN } from './warnings.ts'

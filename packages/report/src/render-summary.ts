@@ -1,0 +1,53 @@
+import { formatDuration } from '@loadmesh/clock'
+import type { Summary } from '@loadmesh/metrics'
+import { LATENCY_METRICS } from './report.ts'
+import type { Report } from './report.ts'
+
+/** The end-of-run table for people. Everything in it is also in the JSON report. */
+export function renderSummary (r: Report): string {
+  const q = r.requests
+  const t = r.throughput
+  const out: string[] = []
+  out.push(`loadmesh run ${r.run_id}${r.interrupted ? ' (interrupted)' : ''}: ${r.duration_s.toFixed(2)} s`)
+  out.push(`  requests   scheduled ${q.scheduled}  sent ${q.sent}  completed ${q.completed}  failed ${q.failed}  dropped ${q.dropped}  error rate ${(q.error_rate * 100).toFixed(2)}%`)
+  const errs = Object.entries(q.errors).sort((a, b) => b[1] - a[1])
+  if (errs.length > 0) out.push(`  errors     ${errs.map(([k, n]) => `${k} ${n}`).join('  ')}`)
+  out.push(`  rate       ${t.target_rate !== null ? `target ${t.target_rate} req/s  ` : ''}achieved ${t.achieved_rate.toFixed(2)} req/s  completed ${t.requests_per_s.toFixed(2)} req/s`)
+  out.push(`  tokens/s   input ${t.input_tokens_per_s.toFixed(0)}  output ${t.output_tokens_per_s.toFixed(0)}  (output per request p50 ${fmtN(r.tokens.output_per_request.p50)}, tokens per chunk ${r.tokens.tokens_per_chunk ?? '-'})`)
+  if (r.goodput.slo !== null) {
+    const ratio = r.goodput.ratio === null ? '-' : `${(r.goodput.ratio * 100).toFixed(1)}%`
+    out.push(`  goodput    ${r.goodput.met}/${r.goodput.total} met the SLO (${ratio}), ${(r.goodput.requests_per_s ?? 0).toFixed(2)} req/s`)
+  }
+  const el = r.injector.event_loop_delay_ms
+  out.push(`  injector   event-loop delay p99 ${formatDuration(el.p99)} max ${formatDuration(el.max)}  cpu ${(r.injector.cpu.utilisation * 100).toFixed(0)}%`)
+  out.push('')
+  const header = ['metric (ms)', 'count', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max']
+  const rows: string[][] = LATENCY_METRICS.map((m) => row(m, r.latency_ms[m]))
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  out.push('  ' + line(header))
+  for (const x of rows) out.push('  ' + line(x))
+  if (r.slo_gate !== null) {
+    out.push('')
+    out.push(`  SLO gate (${r.slo_gate.percentile}): ${r.slo_gate.pass ? 'pass' : 'FAIL'}`)
+    for (const reason of r.slo_gate.reasons) out.push(`    ${reason}`)
+  }
+  if (r.warnings.length > 0) {
+    out.push('')
+    for (const w of r.warnings) out.push(`  warning: ${w}`)
+  }
+  return out.join('\n')
+}
+
+function row (name: string, s: Summary): string[] {
+  return [name, String(s.count), fmt(s.mean), fmt(s.p50), fmt(s.p90), fmt(s.p99), fmt(s.p999), fmt(s.max)]
+}
+
+function fmt (v: number | null): string {
+  if (v === null) return '-'
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)
+}
+
+function fmtN (v: number | null): string {
+  return v === null ? '-' : String(Math.round(v))
+}
