@@ -1,5 +1,4 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import type { IntervalHistogram } from 'node:perf_hooks'
 
 /**
  * The generator's own health, reported beside every result: a load generator that cannot keep up
@@ -19,7 +18,7 @@ export interface HealthMonitor {
 }
 
 export function createHealthMonitor(): HealthMonitor {
-  let h: IntervalHistogram | undefined
+  let h: ReturnType<typeof monitorEventLoopDelay> | undefined
   let cpu0 = process.cpuUsage()
   let t0 = performance.now()
   const read = (): InjectorHealth => {

@@ -6,7 +6,7 @@ import {
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { LiveView } from '@loadmesh/metrics'
 import { createInjector, runOpenLoop, runClosedLoop } from '@loadmesh/injector'
-import type { RequestSpec } from '@loadmesh/injector'
+import type { RequestSpec, LoopResult } from '@loadmesh/injector'
 import { buildReport } from '@loadmesh/report'
 import type { Report } from '@loadmesh/report'
 import type { RunConfig } from './run-config.ts'
@@ -47,6 +47,11 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   const prompts = createPromptFactory(rng.split('prompts'))
   const extraBody = config.ignore_eos ? { ignore_eos: true } : undefined
 
+  const health = createHealthMonitor()
+  const startedAt = clock.wallNow()
+  const startAt = clock.now() + (opts.leadMs ?? 50)
+  const recorder = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo })
+
   const injector = createInjector({
     baseUrl: config.target,
     model: config.model,
@@ -54,13 +59,9 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
     timeoutMs: config.timeout_ms,
     connections: config.connections,
     clock,
-    countTokens
+    countTokens,
+    onSent: (t) => recorder.onSent(t)
   })
-
-  const health = createHealthMonitor()
-  const startedAt = clock.wallNow()
-  const startAt = clock.now() + (opts.leadMs ?? 50)
-  const recorder = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo })
 
   const nextRequest = (): RequestSpec => {
     const inputTokens = inputLen.sample()
@@ -93,7 +94,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   let ticker = clock.setTimer(function tick () { progress(); ticker = clock.setTimer(tick, 1000) }, 1000)
 
   health.start()
-  let outcome: { scheduled: number; fired: number; dropped: number }
+  let outcome: LoopResult | undefined
   try {
     if (config.mode === 'open') {
       const arrivals = createArrivalProcess(
@@ -139,7 +140,6 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
     recorder,
     injector: injectorHealth,
     tokenizer: TOKENIZER,
-    interrupted: opts.signal?.aborted === true,
-    scheduled: outcome.scheduled
+    interrupted: opts.signal?.aborted === true
   })
 }

@@ -11,7 +11,8 @@
  * - `timeout`: the injector's own per-request timeout (`timeoutMs`, counted from the actual send)
  *   expired first; the request is aborted. This includes time spent waiting for a free connection.
  * - `stream_aborted`: the connection was closed or reset after the response headers, or a streamed
- *   body ended without `data: [DONE]` and without any `finish_reason`.
+ *   body ended without `data: [DONE]` and without any `finish_reason`. (A connection lost after
+ *   `[DONE]` arrived is not a failure: the answer was complete.)
  * - `bad_sse`: a streamed 2xx response whose content-type is not `text/event-stream`, or an event
  *   stream that breaks the protocol (an unknown field name; the parser runs in strict mode).
  * - `bad_json`: an SSE data payload or a non-streamed body that is not JSON, or lacks `choices`.

@@ -23,6 +23,8 @@ export interface InjectorOptions {
   headers?: Record<string, string>
   /** Tokenizer for responses without `usage`; without it a content chunk counts as one token. */
   countTokens?: (text: string) => number
+  /** Called at each actual send, so live views can count `sent` before responses come back. */
+  onSent?: (sentAt: number) => void
 }
 
 export interface InjectorStats {
@@ -83,6 +85,7 @@ export function createInjector(opts: InjectorOptions): Injector {
   }
   const clock = opts.clock
   const timeoutMs = opts.timeoutMs
+  const onSent = opts.onSent
   const countTokens = opts.countTokens
   const encoder = createBodyEncoder(opts.model)
   const streamHeaders = buildHeaders(opts, 'text/event-stream')
@@ -129,6 +132,7 @@ export function createInjector(opts: InjectorOptions): Injector {
           return
         }
         result.sentAt = clock.now()
+        onSent?.(result.sentAt)
         rec.armTimeout(timeoutMs)
         try {
           pool.dispatch({

@@ -21,7 +21,7 @@ export interface OpenLoopOptions {
   onDropped?: (intendedAt: number) => void
   /** Stops scheduling; the loop still waits for in-flight requests. */
   signal?: AbortSignal
-  /** How long before a due time the loop stops sleeping and polls (default 1 ms). */
+  /** How long before a due time the loop stops sleeping on a timer and polls (default 2 ms). */
   spinMs?: number
 }
 

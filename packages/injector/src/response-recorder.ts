@@ -141,6 +141,12 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
 
   onResponseError(_c: Controller | undefined, err: Error): void {
     if (this.finished) return
+    // Everything arrived; only the end of the HTTP body was lost. The answer is complete.
+    if (this.sawDone) {
+      this.result.endAt = this.clock.now()
+      this.succeed()
+      return
+    }
     if (isTimeoutError(err)) this.fail('timeout', describeError(err), false)
     else if (!this.gotHeaders) this.fail('connect', describeError(err), false)
     else if (this.errorBody) {

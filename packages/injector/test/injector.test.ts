@@ -227,6 +227,17 @@ test('a connection closed mid-stream is stream_aborted, keeping what arrived', a
   })
 })
 
+test('a connection lost right after [DONE] still counts as a complete answer', async () => {
+  const clock = steppingClock()
+  await withServer(async (_q, res) => {
+    await writePaced(res, clock, [sse(chatChunk({ content: 'a' })), sse('[DONE]')], { end: false })
+    res.socket?.destroy()
+  }, clock, async (inj) => {
+    const r = await inj.send(chat(), 0)
+    assert.deepEqual([r.ok, r.contentChunks, r.firstTokenAt], [true, 1, 20])
+  })
+})
+
 test('a stream that ends without [DONE] or finish_reason is stream_aborted; with finish_reason it is complete', async () => {
   await expectError((_q, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })

@@ -9,7 +9,7 @@ import { collectWarnings } from './warnings.ts'
 
 export interface BuildReportInput {
   runId: string
-  config: { slo: Slo; fail_on_slo?: boolean } & Record<string, unknown>
+  config: { slo: Slo }
   /** Wall-clock epoch ms. */
   startedAt: number
   endedAt: number
