@@ -4,7 +4,7 @@ import {
   createRng, createArrivalProcess, createLengthSampler, createPromptFactory, countTokens, TOKENIZER
 } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
-import type { LiveView } from '@loadmesh/metrics'
+import type { LiveView, RunRecorder } from '@loadmesh/metrics'
 import { createInjector, runOpenLoop, runClosedLoop } from '@loadmesh/injector'
 import type { RequestSpec, LoopResult } from '@loadmesh/injector'
 import { buildReport } from '@loadmesh/report'
@@ -32,6 +32,8 @@ export interface RunLocalOptions {
   runId?: string
   /** Lead time between preparing and the first intended send, so setup never shows up as lag. */
   leadMs?: number
+  /** Keep-alive connections opened before the first intended send (default 8; 0 = none). */
+  warmupConnections?: number
 }
 
 /**
@@ -48,10 +50,8 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   const extraBody = config.ignore_eos ? { ignore_eos: true } : undefined
 
   const health = createHealthMonitor()
-  const startedAt = clock.wallNow()
-  const startAt = clock.now() + (opts.leadMs ?? 50)
-  const recorder = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo })
-
+  // `recorder` exists once the start time is known, after the warm-up; nothing is sent before.
+  let recorder: RunRecorder | undefined
   const injector = createInjector({
     baseUrl: config.target,
     model: config.model,
@@ -60,8 +60,17 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
     connections: config.connections,
     clock,
     countTokens,
-    onSent: (t) => recorder.onSent(t)
+    onSent: (t) => recorder?.onSent(t)
   })
+  // Open connections before the clock starts, so connection setup and the HTTP parser's first use
+  // do not land on the first scheduled requests as schedule lag.
+  if (opts.warmupConnections !== 0) {
+    await injector.warmup(Math.min(config.connections, opts.warmupConnections ?? 8))
+  }
+  const startedAt = clock.wallNow()
+  const startAt = clock.now() + (opts.leadMs ?? 50)
+  const rec = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo })
+  recorder = rec
 
   const nextRequest = (): RequestSpec => {
     const inputTokens = inputLen.sample()
@@ -77,7 +86,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   }
   const fire = async (intendedAt: number): Promise<void> => {
     const result = await injector.send(nextRequest(), intendedAt)
-    recorder.record(result)
+    rec.record(result)
   }
 
   const progress = (): void => {
@@ -87,7 +96,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
       elapsed_ms: Math.max(0, clock.now() - startAt),
       duration_ms: config.duration_ms,
       in_flight: injector.stats().inFlight,
-      live: recorder.live(5000),
+      live: rec.live(5000),
       health: health.read()
     })
   }
@@ -105,11 +114,15 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
         clock,
         startAt,
         durationMs: config.duration_ms,
-        nextGapMs: () => arrivals.nextGapMs(),
+        // A constant rate starts at t = 0 (as k6's constant-arrival-rate does), so R req/s for D
+        // seconds is exactly R*D requests; random processes start with a random gap.
+        nextGapMs: config.arrival === 'constant'
+          ? ((first) => () => { if (first) { first = false; return 0 } return arrivals.nextGapMs() })(true)
+          : () => arrivals.nextGapMs(),
         maxInFlight: config.max_in_flight,
         fire,
-        onScheduled: (t) => recorder.onScheduled(t),
-        onDropped: (t) => recorder.onDropped(t),
+        onScheduled: (t) => rec.onScheduled(t),
+        onDropped: (t) => rec.onDropped(t),
         signal: opts.signal
       })
     } else {
@@ -118,7 +131,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
         startAt,
         durationMs: config.duration_ms,
         concurrency: config.concurrency as number,
-        fire: (t) => { recorder.onScheduled(t); return fire(t) },
+        fire: (t) => { rec.onScheduled(t); return fire(t) },
         signal: opts.signal
       })
     }
@@ -137,7 +150,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
     durationS: Math.max(1e-9, (endAt - startAt) / 1000),
     plannedDurationS: config.duration_ms / 1000,
     targetRate: config.mode === 'open' ? config.rate : null,
-    recorder,
+    recorder: rec,
     injector: injectorHealth,
     tokenizer: TOKENIZER,
     interrupted: opts.signal?.aborted === true

@@ -13,7 +13,8 @@ export interface LivePanel {
  */
 export function createLivePanel (stream: NodeJS.WriteStream, opts: { quiet: boolean }): LivePanel {
   let drawn = 0
-  let lastLine = 0
+  let nextLine = 5000
+  let drainingShown = false
   const tty = stream.isTTY === true
   return {
     update (p) {
@@ -23,8 +24,12 @@ export function createLivePanel (stream: NodeJS.WriteStream, opts: { quiet: bool
         const up = drawn > 0 ? `\x1b[${drawn}A` : ''
         stream.write(up + lines.map((l) => `\x1b[2K${l}\n`).join(''))
         drawn = lines.length
-      } else if (p.elapsed_ms - lastLine >= 5000 || p.elapsed_ms >= p.duration_ms) {
-        lastLine = p.elapsed_ms
+      } else {
+        // Logs get a line every 5 s of sending, and one when sending ends and responses drain.
+        const draining = p.elapsed_ms >= p.duration_ms
+        if (draining ? drainingShown : p.elapsed_ms < nextLine) return
+        if (draining) drainingShown = true
+        while (nextLine <= p.elapsed_ms) nextLine += 5000
         stream.write(`${lines[0]} | ${lines[1].trim()} | ${lines[2].trim()}\n`)
       }
     },

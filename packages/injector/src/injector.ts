@@ -43,6 +43,12 @@ export interface Injector {
    * latency metrics are measured from.
    */
   send(req: RequestSpec, intendedAt: number): Promise<RequestResult>
+  /**
+   * Opens up to `connections` keep-alive connections with cheap `GET /v1/models` requests, before
+   * the schedule starts: connection setup and the first use of the HTTP parser would otherwise land
+   * on the first scheduled requests as schedule lag. Failures are ignored (the run reports them).
+   */
+  warmup(connections: number, timeoutMs?: number): Promise<void>
   /** Stops accepting requests and closes the pool once in-flight requests have settled. */
   close(): Promise<void>
   stats(): InjectorStats
@@ -145,6 +151,23 @@ export function createInjector(opts: InjectorOptions): Injector {
           rec.failNow('connect', `dispatch failed: ${(err as Error).message}`)
         }
       })
+    },
+    async warmup(connections, warmTimeoutMs = 5000) {
+      const n = Math.max(0, Math.min(connections, opts.connections))
+      const one = async (): Promise<void> => {
+        try {
+          const res = await pool.request({
+            path: `${prefix}/v1/models`,
+            method: 'GET',
+            headers: plainHeaders,
+            signal: AbortSignal.timeout(warmTimeoutMs)
+          })
+          await res.body.dump()
+        } catch {
+          // A server without /v1/models still gets its connection opened; anything worse shows up in the run.
+        }
+      }
+      await Promise.all(Array.from({ length: n }, one))
     },
     async close() {
       closed = true

@@ -30,7 +30,7 @@ export interface RequestResult {
   inputTokens: number
   /** True when the response completed without error. */
   ok: boolean
-  /** Stable error class when !ok: http_<status>, connect, timeout, stream_aborted, bad_sse, bad_json. */
+  /** Stable error class when !ok: http_<status>, connect, timeout, stream_aborted, bad_sse, bad_json, sse_error. */
   errorClass?: string
   /** Human-readable detail for the first errors of a class. */
   errorMessage?: string

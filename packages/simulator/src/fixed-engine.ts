@@ -25,9 +25,12 @@ interface Job {
 
 /**
  * Independent requests with sampled latencies: no batching, no queueing, no load dependence.
- * Token k of a request is due at arrival + ttft + itl_1 + ... + itl_k, an ABSOLUTE deadline, so a
- * timer that fires late delays that one emission but never shifts the ones after it. One timer per
- * request is pending at any time (one per group of `tokensPerEmit` tokens, not one per token).
+ * The first token is due at arrival + ttft (an absolute deadline); each later token is due its
+ * sampled ITL after the previous emission actually happened, as in a server whose next decode step
+ * starts when the previous one ends. So an observed gap is never shorter than the sampled ITL: the
+ * simulator's own timer lateness adds to it, it never borrows from the next gap (which would make
+ * a fixed 10 ms ITL show up as 9.5 ms and 10.5 ms alternately). One timer per request is pending
+ * at any time (one per group of `tokensPerEmit` tokens, not one per token).
  */
 export function createFixedEngine(opts: FixedEngineOptions): Engine {
   const { clock, latency } = opts
@@ -53,18 +56,20 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
 
   const fire = (job: Job): void => {
     job.timer = undefined
-    // The timer stands for the token at `cursor`: it is released even if the timer fired a fraction
-    // of a millisecond early (setTimeout granularity). Tokens whose deadlines passed while we were
-    // late go out in the same call, as a real server flushes everything it has.
+    // The timer stands for the group ending at `cursor`; it is released even if the timer fired a
+    // fraction of a millisecond early (setTimeout granularity).
     const now = clock.now()
     const n = job.req.outputTokens
+    // Tokens with a zero ITL come out in the same emission.
     while (job.cursor + 1 < n) {
       if (Number.isNaN(job.peek)) job.peek = latency.itlMs(job.req, job.cursor + 1)
-      if (job.cursorAt + job.peek > now) break
+      if (job.peek > 0) break
       advance(job)
     }
     const count = job.cursor + 1 - job.emitted
     job.emitted = job.cursor + 1
+    // The next step starts now: later deadlines count from the actual emission.
+    if (now > job.cursorAt) job.cursorAt = now
     job.sink.onTokens(count)
     if (!jobs.has(job)) return // cancelled from inside the sink
     if (job.emitted >= n) {
