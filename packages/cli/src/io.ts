@@ -5,6 +5,8 @@ export interface Io {
   env: Record<string, string | undefined>
   onInterrupt(fn: () => void): void
   offInterrupt(fn: () => void): void
+  /** Ends the process now (a second Ctrl-C); only the CLI's top level may do this. */
+  exitNow(code: number): void
 }
 
 export function processIo (): Io {
@@ -13,6 +15,7 @@ export function processIo (): Io {
     stderr: process.stderr,
     env: process.env,
     onInterrupt: (fn) => { process.on('SIGINT', fn); process.on('SIGTERM', fn) },
-    offInterrupt: (fn) => { process.off('SIGINT', fn); process.off('SIGTERM', fn) }
+    offInterrupt: (fn) => { process.off('SIGINT', fn); process.off('SIGTERM', fn) },
+    exitNow: (code) => { process.exit(code) }
   }
 }

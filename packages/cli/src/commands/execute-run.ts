@@ -26,7 +26,11 @@ export async function executeRun (o: ExecuteOptions): Promise<number> {
   const panel = createLivePanel(o.io.stderr, { quiet: o.quiet })
   const ac = new AbortController()
   const onSigint = (): void => {
-    if (ac.signal.aborted) return
+    if (ac.signal.aborted) {
+      o.io.stderr.write('\ninterrupted again: quitting without a report\n')
+      o.io.exitNow(EXIT.INTERRUPTED)
+      return
+    }
     o.io.stderr.write('\nstopping: no new requests; waiting for the ones in flight (Ctrl-C again to quit now)\n')
     ac.abort()
   }

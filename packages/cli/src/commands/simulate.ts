@@ -31,8 +31,10 @@ export async function simulateCommand (argv: string[], io: Io): Promise<number> 
   const { url } = await sim.start()
   io.stderr.write(`loadmesh simulator listening on ${url} (Ctrl-C to stop)\n`)
   await new Promise<void>((resolve) => {
-    const stop = (): void => { io.offInterrupt(stop); resolve() }
+    const stop = (): void => { io.offInterrupt(stop); process.off('disconnect', stop); resolve() }
     io.onInterrupt(stop)
+    // Started by `rehearse` with an IPC channel: stop when the parent goes away.
+    if (process.send !== undefined) process.on('disconnect', stop)
   })
   await sim.stop()
   return 0
