@@ -6,7 +6,7 @@ import {
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { LiveView, RunRecorder } from '@loadmesh/metrics'
 import { createInjector, runOpenLoop, runClosedLoop } from '@loadmesh/injector'
-import type { RequestSpec, LoopResult } from '@loadmesh/injector'
+import type { RequestSpec } from '@loadmesh/injector'
 import { buildReport } from '@loadmesh/report'
 import type { Report } from '@loadmesh/report'
 import type { RunConfig } from './run-config.ts'
@@ -103,14 +103,13 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   let ticker = clock.setTimer(function tick () { progress(); ticker = clock.setTimer(tick, 1000) }, 1000)
 
   health.start()
-  let outcome: LoopResult | undefined
   try {
     if (config.mode === 'open') {
       const arrivals = createArrivalProcess(
         { kind: config.arrival, rate: config.rate as number, burstiness: config.burstiness },
         rng.split('arrivals')
       )
-      outcome = await runOpenLoop({
+      await runOpenLoop({
         clock,
         startAt,
         durationMs: config.duration_ms,
@@ -126,7 +125,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
         signal: opts.signal
       })
     } else {
-      outcome = await runClosedLoop({
+      await runClosedLoop({
         clock,
         startAt,
         durationMs: config.duration_ms,

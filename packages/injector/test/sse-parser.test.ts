@@ -141,7 +141,7 @@ function encodeStream(events: GenEvent[], ends: string[], bom: boolean, spaceAft
     if (e.comment !== undefined) lines.push(`:${e.comment}`)
     if (e.event !== undefined) lines.push(`event: ${e.event}`)
     if (e.id !== undefined) lines.push(`id: ${e.id}`)
-    e.data.forEach((d, i) => lines.push(spaceAfterColon[i % spaceAfterColon.length] && !d.startsWith(' ') ? `data:${d}` : `data: ${d}`))
+    e.data.forEach((d, i) => { lines.push(spaceAfterColon[i % spaceAfterColon.length] && !d.startsWith(' ') ? `data:${d}` : `data: ${d}`) })
     lines.push('')
   }
   let out = bom ? '\uFEFF' : ''

@@ -130,7 +130,7 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
   }
 
   const generate = (endpoint: SimEndpoint, raw: string, arrivalAt: number, res: ServerResponse): void => {
-    let parsed
+    let parsed: ReturnType<typeof parseGenerationRequest>
     try {
       parsed = parseGenerationRequest(endpoint, raw, countPrompt)
     } catch (err) {
