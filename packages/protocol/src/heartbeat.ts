@@ -1,0 +1,96 @@
+import { bool, id, list, num, oneOf, optionalId, record, text, uint } from './fields.ts'
+import { LIMITS } from './limits.ts'
+
+export type PeerRole = 'agent' | 'controller'
+export const PEER_ROLES: readonly PeerRole[] = ['agent', 'controller']
+
+/**
+ * One round-trip clock sample (see clockSample in clock-offset.ts): the echoing peer copies another
+ * peer's (seq, wall_ms) and says how long it held it before sending its own heartbeat.
+ */
+export interface ClockEcho {
+  /** Whose heartbeat is echoed. */
+  peer_id: string
+  seq: number
+  /** That heartbeat's wall_ms, copied verbatim. */
+  wall_ms: number
+  /** Monotonic ms between receiving that heartbeat and sending this one. */
+  held_ms: number
+}
+
+/** Published on loadmesh/<mesh>/state by every peer, periodically. */
+export interface Heartbeat {
+  peer_id: string
+  role: PeerRole
+  /** Declared capacity; the share of the load is proportional to it. > 0. */
+  weight: number
+  /** Strictly increasing per sender (needs state, so the mesh checks it, not the decoder). */
+  seq: number
+  /** Sender's wall clock (epoch ms) when sent. */
+  wall_ms: number
+  /** Sender's monotonic clock when sent (diagnostics only; not comparable between hosts). */
+  mono_ms?: number
+  /** Current run, "" when idle. */
+  run_id: string
+  epoch: number
+  /** Command id of the plan being executed, "" when idle. */
+  plan_id: string
+  /** That plan's Lamport stamp. */
+  plan_stamp: number
+  /** Requests per second actually sent recently. */
+  achieved_rate: number
+  in_flight: number
+  /** Run totals so far. */
+  sent: number
+  completed: number
+  failed: number
+  dropped: number
+  loop_delay_p99_ms: number
+  /** The agent cannot keep up (Lifeguard-style self-report). */
+  degraded: boolean
+  /** Self-declared ceiling in requests per second; 0 = none declared. */
+  max_rate: number
+  /** Multiaddrs other peers can dial. */
+  listen_addrs: string[]
+  echo: ClockEcho[]
+}
+
+export function readHeartbeat(v: unknown, path = 'heartbeat'): Heartbeat {
+  const o = record(v, path)
+  const hb: Heartbeat = {
+    peer_id: id(o.peer_id, `${path}.peer_id`),
+    role: oneOf(o.role, `${path}.role`, PEER_ROLES),
+    weight: num(o.weight, `${path}.weight`, { exclusiveMin: true, max: LIMITS.weight }),
+    seq: uint(o.seq, `${path}.seq`),
+    wall_ms: num(o.wall_ms, `${path}.wall_ms`),
+    run_id: optionalId(o.run_id, `${path}.run_id`),
+    epoch: uint(o.epoch, `${path}.epoch`, 0xffffffff),
+    plan_id: optionalId(o.plan_id, `${path}.plan_id`),
+    plan_stamp: uint(o.plan_stamp, `${path}.plan_stamp`),
+    achieved_rate: num(o.achieved_rate, `${path}.achieved_rate`),
+    in_flight: uint(o.in_flight, `${path}.in_flight`),
+    sent: uint(o.sent, `${path}.sent`),
+    completed: uint(o.completed, `${path}.completed`),
+    failed: uint(o.failed, `${path}.failed`),
+    dropped: uint(o.dropped, `${path}.dropped`),
+    loop_delay_p99_ms: num(o.loop_delay_p99_ms, `${path}.loop_delay_p99_ms`),
+    degraded: bool(o.degraded, `${path}.degraded`),
+    max_rate: num(o.max_rate, `${path}.max_rate`),
+    listen_addrs: list(o.listen_addrs, `${path}.listen_addrs`, LIMITS.listenAddrs).map((a, i) =>
+      text(a, `${path}.listen_addrs[${i}]`, LIMITS.addrChars, true)
+    ),
+    echo: list(o.echo, `${path}.echo`, LIMITS.members).map((e, i) => readEcho(e, `${path}.echo[${i}]`))
+  }
+  if (o.mono_ms !== undefined) hb.mono_ms = num(o.mono_ms, `${path}.mono_ms`)
+  return hb
+}
+
+function readEcho(v: unknown, path: string): ClockEcho {
+  const o = record(v, path)
+  return {
+    peer_id: id(o.peer_id, `${path}.peer_id`),
+    seq: uint(o.seq, `${path}.seq`),
+    wall_ms: num(o.wall_ms, `${path}.wall_ms`),
+    held_ms: num(o.held_ms, `${path}.held_ms`)
+  }
+}
