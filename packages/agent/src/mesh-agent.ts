@@ -1,0 +1,713 @@
+import { randomUUID } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+
+import type { Clock, Timer } from '@loadmesh/clock'
+import type { MeshLogger, MeshNode } from '@loadmesh/mesh'
+import {
+  createClockOffsets, createMembership, createPlanStore, createResultsStore, proposeEpochChange
+} from '@loadmesh/mesh-state'
+import type { ClockOffsets, Membership, PlanStatus, PlanStore, ResultsStore } from '@loadmesh/mesh-state'
+import {
+  decodeEnvelope, decodeReconcileRequest, decodeReconcileResponse, encodeEnvelope, encodeReconcileRequest,
+  encodeReconcileResponse, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, RECONCILE_PROTOCOL, windowToWire
+} from '@loadmesh/protocol'
+import type { ClockEcho, Command, CommandBody, Envelope, Heartbeat, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
+import { validateRunConfig } from './run-config.ts'
+import type { RunConfig } from './run-config.ts'
+import { createMeshRun } from './mesh-run.ts'
+import type { MeshRun } from './mesh-run.ts'
+import { signCommand, verifyCommand } from './mesh-commands.ts'
+import { buildMeshReport } from './mesh-report.ts'
+import type { MeshReport } from './mesh-report.ts'
+
+export interface MeshAgentOptions {
+  node: MeshNode
+  clock: Clock
+  /** Must be the node's mesh name (envelopes and commands carry it). */
+  meshName: string
+  role: PeerRole
+  /** Declared capacity; the share of the load is proportional to it. Default 1. */
+  weight?: number
+  /** Peer ids allowed to sign plans, stops and aborts; empty or absent: any swarm member. */
+  controllers?: string[]
+  /** This agent's ceiling in requests per second; arrivals beyond it are dropped and counted. */
+  maxRate?: number
+  /** Sent to the target as the bearer token; never part of a plan. */
+  apiKey?: string
+  logger?: MeshLogger
+  /** Heartbeat, results and epoch-check period. Default 1000 ms. */
+  heartbeatMs?: number
+  /** Membership timing (see @loadmesh/mesh-state). Defaults 3000 / 5000 ms. */
+  suspectAfterMs?: number
+  deadAfterMs?: number
+  /** Event-loop delay p99 over one heartbeat period above which the agent reports itself degraded. Default 100 ms. */
+  degradedLoopDelayMs?: number
+  /** A plan still without epochs this long after it arrived gets epoch 0 proposed by the agents. Default 1000 ms. */
+  epochGraceMs?: number
+  /** Windows per results envelope. Default 20. */
+  windowsPerDelta?: number
+}
+
+export interface PublishPlanOptions {
+  /** Default: one stage of the config's duration at its rate (open) or concurrency (closed). */
+  stages?: Stage[]
+  /** T0 this far ahead of now (wall clock). Default 3000 ms. */
+  startInMs?: number
+  /** Origins agents may send load to. Default: the config target's origin. */
+  targetAllow?: string[]
+  runId?: string
+  /** Publish epoch 0 from the live agents this controller sees (default). false leaves it to the agents. */
+  epoch0?: boolean
+}
+
+export interface MemberStatus {
+  peer_id: string
+  role: PeerRole
+  state: 'alive' | 'suspect' | 'dead'
+  weight: number
+  degraded: boolean
+  self: boolean
+  run_id: string
+  epoch: number
+  achieved_rate: number
+  in_flight: number
+  sent: number
+  completed: number
+  failed: number
+  dropped: number
+  loop_delay_p99_ms: number
+}
+
+export interface MeshAgentStats {
+  /** Dropped inbound messages and refused plans, by reason. */
+  rejected: Record<string, number>
+  heartbeatsIn: number
+  commandsIn: number
+  resultsIn: number
+  heartbeatsOut: number
+  commandsOut: number
+  resultsOut: number
+  publishFailures: number
+  reconcileRequestsIn: number
+  /** Runs this agent refused to execute, and why. */
+  refusals: Array<{ run_id: string; reason: string }>
+}
+
+export interface ReconcileOptions {
+  /** Per request. Default 5000 ms. */
+  timeoutMs?: number
+}
+
+export interface MeshAgent {
+  readonly peerId: string
+  start(): Promise<void>
+  /** Stops timers and any run (aborted); leaves the node running (the caller owns it). Not restartable. */
+  stop(): Promise<void>
+  stats(): MeshAgentStats
+  membership(): Membership
+  plans(): PlanStore
+  results(): ResultsStore
+  clockOffsets(): ClockOffsets
+  /** The run this agent executes (or last executed), if any. */
+  currentRun(): MeshRun | null
+  /** Pulls every live peer's windows of the run, merges them and builds the mesh-wide report. */
+  reconcile(runId: string, options?: ReconcileOptions): Promise<MeshReport>
+  /** Signs and publishes a plan and its epoch 0 (from the live agents). Returns the plan. */
+  publishPlan(config: RunConfig, options?: PublishPlanOptions): Promise<RunPlan>
+  stopRun(runId: string): Promise<void>
+  abortRun(runId: string, reason?: string): Promise<void>
+  status(): MemberStatus[]
+  /**
+   * Resolves once the run is over everywhere this peer can see: past its end (or stopped / aborted),
+   * every live agent reports nothing in flight for it, and (unless aborted) every live member's
+   * windows have arrived closed. Rejects after `timeoutMs`.
+   */
+  waitForRun(runId: string, options?: { timeoutMs?: number }): Promise<PlanStatus>
+}
+
+export class MeshAgentError extends Error {
+  override name = 'MeshAgentError'
+  readonly code: string
+  constructor(code: string, message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+export function createMeshAgent(options: MeshAgentOptions): MeshAgent {
+  return new MeshAgentImpl(options)
+}
+
+const DECODE_REASON: Record<string, string> = {
+  ERR_TOO_LARGE: 'too-large',
+  ERR_MALFORMED: 'malformed',
+  ERR_VERSION: 'version',
+  ERR_INVALID_FIELD: 'invalid-field'
+}
+
+interface LastHeard {
+  seq: number
+  wall_ms: number
+  receivedAt: number
+}
+
+class MeshAgentImpl implements MeshAgent {
+  readonly peerId: string
+  private readonly o: MeshAgentOptions
+  private readonly node: MeshNode
+  private readonly clock: Clock
+  private readonly log: MeshLogger | undefined
+  private readonly heartbeatMs: number
+  private readonly controllers: readonly string[]
+  private readonly members: Membership
+  private readonly planStore: PlanStore
+  private readonly store: ResultsStore
+  private readonly offsets: ClockOffsets
+  private readonly heard = new Map<string, LastHeard>()
+  private readonly unsubs: Array<() => void> = []
+  private readonly timers = new Set<Timer>()
+  private ticker: Timer | null = null
+  private seq = 0
+  private startedAt = 0
+  private running = false
+  private stopped = false
+  private loopDelay: ReturnType<typeof monitorEventLoopDelay> | null = null
+  private lastLoopP99 = 0
+  private run: MeshRun | null = null
+  private runPlanId = ''
+  private runPlanStamp = 0
+  private resultsQuiet = false
+  private cursor = 0
+  private lastSent = { at: 0, sent: 0, rate: 0 }
+  private readonly refusedRuns = new Set<string>()
+  /** Signed commands this peer issued since its last plan (what it re-announces to newcomers). */
+  private readonly issued: SignedCommand[] = []
+  private readonly waiters = new Set<(err: Error) => void>()
+  private readonly runningPeers = new Map<string, Set<string>>()
+  private readonly counts: Omit<MeshAgentStats, 'rejected' | 'refusals'> = {
+    heartbeatsIn: 0, commandsIn: 0, resultsIn: 0, heartbeatsOut: 0, commandsOut: 0, resultsOut: 0, publishFailures: 0, reconcileRequestsIn: 0
+  }
+  private readonly rejected: Record<string, number> = {}
+  private readonly refusals: Array<{ run_id: string; reason: string }> = []
+
+  constructor(o: MeshAgentOptions) {
+    this.o = o
+    this.node = o.node
+    this.clock = o.clock
+    this.log = o.logger
+    this.peerId = o.node.peerId
+    this.heartbeatMs = o.heartbeatMs ?? 1000
+    this.controllers = o.controllers ?? []
+    const weight = o.weight ?? 1
+    if (!(weight > 0) || !Number.isFinite(weight)) throw new MeshAgentError('ERR_BAD_AGENT_OPTION', `createMeshAgent: weight must be a positive number, got ${weight}`)
+    if (o.maxRate !== undefined && !(o.maxRate > 0)) throw new MeshAgentError('ERR_BAD_AGENT_OPTION', `createMeshAgent: maxRate must be positive, got ${o.maxRate}`)
+    this.members = createMembership({ clock: o.clock, selfId: this.peerId, suspectAfterMs: o.suspectAfterMs, deadAfterMs: o.deadAfterMs })
+    this.planStore = createPlanStore({ clock: o.clock, mesh: o.meshName })
+    this.store = createResultsStore()
+    this.offsets = createClockOffsets({ selfId: this.peerId })
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    if (this.stopped) throw new MeshAgentError('ERR_AGENT_STOPPED', `mesh agent ${this.peerId} was stopped; create a new one`)
+    this.running = true
+    this.startedAt = this.clock.now()
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    this.loopDelay.enable()
+    this.unsubs.push(this.node.subscribe('state', (from, bytes) => this.onState(from, bytes)))
+    this.unsubs.push(this.node.subscribe('control', (from, bytes) => { void this.onControl(from, bytes) }))
+    this.unsubs.push(this.node.subscribe('results', (from, bytes) => this.onResults(from, bytes)))
+    this.unsubs.push(this.node.handleStream(RECONCILE_PROTOCOL, async (from, bytes) => this.onReconcileRequest(from, bytes), {
+      maxRequestBytes: MAX_RECONCILE_REQUEST_BYTES,
+      maxResponseBytes: MAX_RECONCILE_RESPONSE_BYTES
+    }))
+    this.unsubs.push(this.members.onChange((change) => {
+      if (change.peer_id === this.peerId) return
+      const joined = change.current.state !== 'dead' && (change.previous === null || change.previous.state === 'dead')
+      if (joined) this.reannounce()
+      this.maybeProposeEpoch()
+    }))
+    this.tick()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.stopped = true
+    this.ticker?.cancel()
+    this.ticker = null
+    for (const t of this.timers) t.cancel()
+    this.timers.clear()
+    for (const u of this.unsubs.splice(0)) {
+      try { u() } catch { /* the node may be stopped already */ }
+    }
+    this.members.close()
+    this.loopDelay?.disable()
+    for (const fail of [...this.waiters]) fail(new MeshAgentError('ERR_AGENT_STOPPED', 'the mesh agent was stopped'))
+    this.run?.abort()
+  }
+
+  stats(): MeshAgentStats {
+    const rejected = { ...this.rejected }
+    // Oversized gossip never reaches a handler: the node drops and counts it.
+    const oversize = this.node.stats().droppedOversize
+    if (oversize > 0) rejected['gossip-oversize'] = oversize
+    return { ...this.counts, rejected, refusals: [...this.refusals] }
+  }
+
+  membership(): Membership { return this.members }
+  plans(): PlanStore { return this.planStore }
+  results(): ResultsStore { return this.store }
+  clockOffsets(): ClockOffsets { return this.offsets }
+  currentRun(): MeshRun | null { return this.run }
+
+  // ---- inbound -------------------------------------------------------------------------------
+
+  private reject(reason: string, fields: Record<string, unknown> = {}): void {
+    this.rejected[reason] = (this.rejected[reason] ?? 0) + 1
+    this.log?.debug({ reason, ...fields }, 'mesh agent: message dropped')
+  }
+
+  private decode(bytes: Uint8Array, topic: string, from: string): Envelope | null {
+    const r = decodeEnvelope(bytes)
+    if (!r.ok) {
+      this.reject(DECODE_REASON[r.code] ?? 'malformed', { topic, from, detail: r.reason })
+      return null
+    }
+    if (r.value.mesh !== this.o.meshName) {
+      this.reject('wrong-mesh', { topic, from })
+      return null
+    }
+    return r.value
+  }
+
+  private onState(from: string, bytes: Uint8Array): void {
+    const env = this.decode(bytes, 'state', from)
+    if (env === null) return
+    if (env.body.type !== 'heartbeat') { this.reject('wrong-topic', { topic: 'state', from }); return }
+    const hb = env.body.heartbeat
+    // Gossip is signed by its origin: a heartbeat must speak for the peer that sent it.
+    if (hb.peer_id !== from) { this.reject('spoofed-heartbeat', { from, claimed: hb.peer_id }); return }
+    this.counts.heartbeatsIn++
+    const outcome = this.members.onHeartbeat(hb)
+    if (outcome === 'replay') return
+    this.offsets.onHeartbeat(hb, this.clock.wallNow())
+    this.heard.set(hb.peer_id, { seq: hb.seq, wall_ms: hb.wall_ms, receivedAt: this.clock.now() })
+    if (hb.run_id !== '') {
+      let peers = this.runningPeers.get(hb.run_id)
+      if (peers === undefined) {
+        // Bounded: only the latest few runs matter to waitForRun.
+        if (this.runningPeers.size >= 16) this.runningPeers.delete(this.runningPeers.keys().next().value as string)
+        this.runningPeers.set(hb.run_id, (peers = new Set()))
+      }
+      peers.add(hb.peer_id)
+    }
+  }
+
+  /** Whether a peer's heartbeats ever showed it executing the run. */
+  private executing(runId: string, peerId: string): boolean {
+    return this.runningPeers.get(runId)?.has(peerId) === true
+  }
+
+  private async onControl(from: string, bytes: Uint8Array): Promise<void> {
+    const env = this.decode(bytes, 'control', from)
+    if (env === null) return
+    if (env.body.type !== 'command') { this.reject('wrong-topic', { topic: 'control', from }); return }
+    const v = await verifyCommand(env.body.command, this.o.meshName, this.controllers)
+    if (!v.ok) { this.reject(v.reason, { from }); return }
+    if (!this.running) return
+    this.counts.commandsIn++
+    this.apply(v.command)
+  }
+
+  private onResults(from: string, bytes: Uint8Array): void {
+    const env = this.decode(bytes, 'results', from)
+    if (env === null) return
+    if (env.body.type !== 'results') { this.reject('wrong-topic', { topic: 'results', from }); return }
+    this.counts.resultsIn++
+    const summary = this.store.putDelta(env.body.results)
+    if (summary.rejected > 0) {
+      this.rejected['bad-window'] = (this.rejected['bad-window'] ?? 0) + summary.rejected
+    }
+  }
+
+  private async onReconcileRequest(from: string, bytes: Uint8Array): Promise<Uint8Array> {
+    this.counts.reconcileRequestsIn++
+    const r = decodeReconcileRequest(bytes)
+    if (!r.ok) {
+      this.reject(`reconcile-${DECODE_REASON[r.code] ?? 'malformed'}`, { from })
+      throw new MeshAgentError('ERR_BAD_RECONCILE_REQUEST', `reconcile request from ${from}: ${r.reason}`)
+    }
+    const { run_id: runId } = r.value
+    const peers = r.value.peers.length > 0 ? r.value.peers : this.store.peers(runId)
+    return encodeReconcileResponse({
+      run_id: runId,
+      responder: this.peerId,
+      peers: peers.map((p) => ({
+        peer_id: p,
+        windows: this.store.peerWindows(runId, p).map(windowToWire),
+        live: this.members.member(p)?.state !== 'dead'
+      }))
+    })
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  private async issue(body: CommandBody): Promise<Command> {
+    const command: Command = { lamport: this.planStore.lamport.tick(), id: randomUUID(), issuer: this.peerId, mesh: this.o.meshName, body }
+    const signed = await signCommand(this.node, command)
+    if (body.type === 'plan') this.issued.length = 0
+    this.issued.push(signed)
+    this.apply(command)
+    await this.publish('control', { mesh: this.o.meshName, body: { type: 'command', command: signed } })
+    this.counts.commandsOut++
+    return command
+  }
+
+  /**
+   * Gossip has no history: a peer that joins after a plan was issued would never hear of it. The
+   * issuer of each command re-sends it (the same signed bytes) when a peer appears, while the run is
+   * on; receivers deduplicate by command id.
+   */
+  private reannounce(): void {
+    const cur = this.planStore.current()
+    if (cur === null || (cur.state !== 'pending' && cur.state !== 'running') || this.issued.length === 0) return
+    for (const command of this.issued) {
+      this.publish('control', { mesh: this.o.meshName, body: { type: 'command', command } }).catch((err: unknown) => this.publishFailed(err))
+    }
+  }
+
+  /** A command whose signature and issuer were checked (or one we issued). */
+  private apply(command: Command): void {
+    const r = this.planStore.adopt(command)
+    if (r.outcome === 'duplicate' || r.outcome === 'wrong-mesh' || r.outcome === 'superseded') return
+    const b = command.body
+    if (b.type === 'plan') this.onPlan(b.plan, command)
+    else if (b.type === 'epoch') this.onTimeline(b.epoch.run_id)
+    else if (b.type === 'stop') { if (this.run?.runId === b.stop.run_id) this.run.stop() }
+    else if (this.run?.runId === b.abort.run_id) this.run.abort()
+  }
+
+  private onPlan(plan: RunPlan, command: Command): void {
+    const status = this.planStore.current()
+    if (status === null || status.run_id !== plan.run_id) return
+    if (this.run !== null && this.run.runId !== plan.run_id) this.run.stop()
+    // A plan without an epoch gets one from the agents after a grace period (the controller
+    // normally sends epoch 0 right after the plan).
+    this.after(this.o.epochGraceMs ?? 1000, () => {
+      if (this.planStore.timeline(plan.run_id).latest === null) this.maybeProposeEpoch()
+    })
+    if (this.o.role !== 'agent') return
+    if (status.state !== 'pending' && status.state !== 'running') return
+    const config = this.acceptConfig(plan)
+    if (config === null) return
+    this.runPlanId = command.id
+    this.runPlanStamp = command.lamport
+    this.cursor = 0
+    this.resultsQuiet = false
+    const run = createMeshRun({
+      plan, config, selfId: this.peerId, clock: this.clock, maxRate: this.o.maxRate, apiKey: this.o.apiKey
+    })
+    this.run = run
+    this.log?.info({ run_id: plan.run_id, start_wall_ms: plan.start_wall_ms }, 'mesh agent: plan adopted')
+    run.update(this.planStore.timeline(plan.run_id))
+  }
+
+  /** The plan's RunConfig if this agent may run it; otherwise the refusal is counted and remembered. */
+  private acceptConfig(plan: RunPlan): RunConfig | null {
+    const refuse = (code: string, reason: string): null => {
+      this.reject(code, { run_id: plan.run_id, reason })
+      if (!this.refusedRuns.has(plan.run_id)) {
+        this.refusedRuns.add(plan.run_id)
+        this.refusals.push({ run_id: plan.run_id, reason })
+      }
+      this.log?.warn({ run_id: plan.run_id, reason }, 'mesh agent: run refused')
+      return null
+    }
+    let config: RunConfig
+    try {
+      config = validateRunConfig(JSON.parse(plan.config_json) as RunConfig)
+    } catch (err) {
+      return refuse('bad-config', `plan ${plan.run_id}: config_json is not a valid RunConfig: ${(err as Error).message}`)
+    }
+    const origin = new URL(config.target).origin
+    if (!plan.target_allow.includes(origin)) {
+      return refuse('target-not-allowed', `plan ${plan.run_id}: target ${origin} is not in the plan's target_allow [${plan.target_allow.join(', ')}]`)
+    }
+    return config
+  }
+
+  private onTimeline(runId: string): void {
+    if (this.run?.runId === runId) this.run.update(this.planStore.timeline(runId))
+  }
+
+  /** Proposes the next epoch when the live agents differ from the latest epoch's members. */
+  private maybeProposeEpoch(): void {
+    // Controllers issue epoch 0 with their plans; the agents that carry the load decide the rest.
+    if (!this.running || this.o.role !== 'agent') return
+    const cur = this.planStore.current()
+    if (cur === null || (cur.state !== 'pending' && cur.state !== 'running')) return
+    // A peer that has just started has not heard everyone yet; its view would shrink the epoch.
+    const warmFor = (this.o.suspectAfterMs ?? 3000) - (this.clock.now() - this.startedAt)
+    if (warmFor > 0) {
+      this.after(warmFor, () => this.maybeProposeEpoch())
+      return
+    }
+    const e = proposeEpochChange({
+      run_id: cur.run_id, timeline: cur.epochs, live: this.members.loadMembers(), nowRelMs: cur.elapsed_ms, durationMs: cur.duration_ms
+    })
+    if (e === null) return
+    this.log?.info({ run_id: e.run_id, epoch: e.epoch, start_ms: e.start_ms, members: e.members.length }, 'mesh agent: proposing epoch')
+    this.issue({ type: 'epoch', epoch: e }).catch((err: unknown) => this.publishFailed(err))
+  }
+
+  // ---- periodic ------------------------------------------------------------------------------
+
+  private after(ms: number, fn: () => void): void {
+    const t = this.clock.setTimer(() => { this.timers.delete(t); if (this.running) fn() }, Math.max(0, ms))
+    this.timers.add(t)
+  }
+
+  private tick(): void {
+    if (!this.running) return
+    try {
+      this.sendHeartbeat()
+      this.publishResults()
+    } finally {
+      this.ticker = this.clock.setTimer(() => this.tick(), this.heartbeatMs)
+    }
+  }
+
+  private sendHeartbeat(): void {
+    const now = this.clock.now()
+    const status = this.run?.status()
+    const sent = status?.sent ?? 0
+    if (now - this.lastSent.at >= this.heartbeatMs / 2) {
+      const dt = (now - this.lastSent.at) / 1000
+      this.lastSent = { at: now, sent, rate: this.lastSent.at === 0 || sent < this.lastSent.sent ? 0 : (sent - this.lastSent.sent) / dt }
+    }
+    if (this.loopDelay !== null && this.loopDelay.count > 0) {
+      this.lastLoopP99 = this.loopDelay.percentile(99) / 1e6
+      this.loopDelay.reset()
+    }
+    const echo: ClockEcho[] = []
+    for (const [peer, h] of this.heard) {
+      if (now - h.receivedAt > (this.o.deadAfterMs ?? 5000)) { this.heard.delete(peer); continue }
+      if (echo.length < 256) echo.push({ peer_id: peer, seq: h.seq, wall_ms: h.wall_ms, held_ms: now - h.receivedAt })
+    }
+    const active = this.run !== null && status !== undefined && status.phase !== 'done'
+    const hb: Heartbeat = {
+      peer_id: this.peerId,
+      role: this.o.role,
+      weight: this.o.weight ?? 1,
+      seq: ++this.seq,
+      wall_ms: this.clock.wallNow(),
+      mono_ms: now,
+      run_id: active ? (this.run as MeshRun).runId : '',
+      epoch: active ? (status.epoch ?? 0) : 0,
+      plan_id: active ? this.runPlanId : '',
+      plan_stamp: active ? this.runPlanStamp : 0,
+      achieved_rate: this.lastSent.rate,
+      in_flight: status?.in_flight ?? 0,
+      sent,
+      completed: status?.completed ?? 0,
+      failed: status?.failed ?? 0,
+      dropped: status?.dropped ?? 0,
+      loop_delay_p99_ms: this.lastLoopP99,
+      degraded: this.lastLoopP99 > (this.o.degradedLoopDelayMs ?? 100),
+      max_rate: this.o.maxRate ?? 0,
+      listen_addrs: this.node.addresses().filter((a) => a.length <= 256).slice(0, 32),
+      echo
+    }
+    this.members.onHeartbeat(hb)
+    this.counts.heartbeatsOut++
+    this.publish('state', { mesh: this.o.meshName, body: { type: 'heartbeat', heartbeat: hb } }).catch((err: unknown) => this.publishFailed(err))
+  }
+
+  /** Own windows into the store, then the changed ones out, ≤ windowsPerDelta per envelope. */
+  private publishResults(): void {
+    const run = this.run
+    if (run === null) return
+    const done = run.status().phase === 'done'
+    // After the run, keep going until the last window has closed and gone out, then go quiet.
+    if (done && this.resultsQuiet) return
+    const windows = run.recorder.windows(this.clock.now())
+    for (const w of windows) this.store.put(run.runId, this.peerId, w)
+    if (done && windows.every((w) => w.closed)) this.resultsQuiet = true
+    const limit = this.o.windowsPerDelta ?? 20
+    for (let round = 0; round < 50; round++) {
+      const cs = this.store.changesSince(run.runId, this.cursor, { peer: this.peerId, limit })
+      this.cursor = cs.cursor
+      for (const d of cs.deltas) this.publishDelta(d.run_id, d.peer_id, d.windows.map(windowToWire))
+      if (!cs.more) break
+    }
+  }
+
+  private publishDelta(runId: string, peerId: string, windows: ReturnType<typeof windowToWire>[]): void {
+    let bytes: Uint8Array
+    try {
+      bytes = encodeEnvelope({ mesh: this.o.meshName, body: { type: 'results', results: { run_id: runId, peer_id: peerId, windows } } })
+    } catch (err) {
+      // Too large for one gossip message: halve (windows are independent, order does not matter).
+      if (windows.length > 1) {
+        const mid = Math.ceil(windows.length / 2)
+        this.publishDelta(runId, peerId, windows.slice(0, mid))
+        this.publishDelta(runId, peerId, windows.slice(mid))
+      } else {
+        this.log?.warn({ run_id: runId, error: (err as Error).message }, 'mesh agent: window too large to gossip; reconcile will carry it')
+      }
+      return
+    }
+    this.counts.resultsOut++
+    this.node.publish('results', bytes).catch((err: unknown) => this.publishFailed(err))
+  }
+
+  private async publish(topic: 'state' | 'control', env: Envelope): Promise<void> {
+    await this.node.publish(topic, encodeEnvelope(env))
+  }
+
+  private publishFailed(err: unknown): void {
+    this.counts.publishFailures++
+    this.log?.debug({ error: (err as Error)?.message }, 'mesh agent: publish failed')
+  }
+
+  // ---- reconcile and report --------------------------------------------------------------------
+
+  async reconcile(runId: string, options: ReconcileOptions = {}): Promise<MeshReport> {
+    const timeoutMs = options.timeoutMs ?? 5000
+    const timeline = this.planStore.timeline(runId)
+    const known = new Set<string>(this.store.peers(runId))
+    for (const e of timeline.epochs) for (const m of e.members) known.add(m.peer_id)
+    const live = this.members.live().filter((m) => !m.self).map((m) => m.peer_id)
+    const answered: string[] = []
+    const failed: Array<{ peer_id: string; error: string }> = []
+    // One request per (responder, peer): each answer is one frame holding one peer's windows, so a
+    // long run never needs a single huge response.
+    const peersToAsk = [...known]
+    await Promise.all(live.map(async (responder) => {
+      let ok = true
+      const asks = peersToAsk.length > 0 ? peersToAsk.map((p) => [p]) : [[]]
+      await Promise.all(asks.map(async (peers) => {
+        try {
+          const bytes = await this.node.request(responder, RECONCILE_PROTOCOL, encodeReconcileRequest({ run_id: runId, peers }), {
+            timeoutMs, maxResponseBytes: MAX_RECONCILE_RESPONSE_BYTES
+          })
+          const r = decodeReconcileResponse(bytes)
+          if (!r.ok) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder}: ${r.reason}`)
+          if (r.value.run_id !== runId) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder} is for run ${r.value.run_id}`)
+          this.store.putReconcile(r.value)
+        } catch (err) {
+          if (ok) failed.push({ peer_id: responder, error: (err as Error).message })
+          ok = false
+        }
+      }))
+      if (ok) answered.push(responder)
+    }))
+    return buildMeshReport({
+      runId,
+      selfId: this.peerId,
+      results: this.store,
+      timeline,
+      livePeers: this.members.live().map((m) => m.peer_id),
+      clockOffsets: this.offsets.all(),
+      reconcile: { answered: answered.sort(), failed }
+    })
+  }
+
+  // ---- controller ------------------------------------------------------------------------------
+
+  async publishPlan(config: RunConfig, options: PublishPlanOptions = {}): Promise<RunPlan> {
+    validateRunConfig(config)
+    const stages: Stage[] = options.stages ?? [{
+      duration_ms: config.duration_ms,
+      rate: config.mode === 'open' ? (config.rate as number) : 0,
+      concurrency: config.mode === 'closed' ? (config.concurrency as number) : 0
+    }]
+    const startIn = options.startInMs ?? 3000
+    const plan: RunPlan = {
+      run_id: options.runId ?? randomUUID(),
+      seed: config.seed,
+      start_wall_ms: Math.round(this.clock.wallNow() + startIn),
+      stages,
+      config_json: JSON.stringify(config),
+      target_allow: options.targetAllow ?? [new URL(config.target).origin]
+    }
+    await this.issue({ type: 'plan', plan })
+    if (options.epoch0 === false) return plan
+    const duration = stages.reduce((s, st) => s + st.duration_ms, 0)
+    const e = proposeEpochChange({
+      run_id: plan.run_id, timeline: this.planStore.timeline(plan.run_id), live: this.members.loadMembers(), nowRelMs: -startIn, durationMs: duration
+    })
+    if (e !== null) await this.issue({ type: 'epoch', epoch: e })
+    return plan
+  }
+
+  async stopRun(runId: string): Promise<void> {
+    await this.issue({ type: 'stop', stop: { run_id: runId } })
+  }
+
+  async abortRun(runId: string, reason = 'aborted by controller'): Promise<void> {
+    await this.issue({ type: 'abort', abort: { run_id: runId, reason } })
+  }
+
+  status(): MemberStatus[] {
+    return this.members.members().map((m) => ({
+      peer_id: m.peer_id,
+      role: m.role,
+      state: m.state,
+      weight: m.weight,
+      degraded: m.degraded,
+      self: m.self,
+      run_id: m.heartbeat.run_id,
+      epoch: m.heartbeat.epoch,
+      achieved_rate: m.heartbeat.achieved_rate,
+      in_flight: m.heartbeat.in_flight,
+      sent: m.heartbeat.sent,
+      completed: m.heartbeat.completed,
+      failed: m.heartbeat.failed,
+      dropped: m.heartbeat.dropped,
+      loop_delay_p99_ms: m.heartbeat.loop_delay_p99_ms
+    }))
+  }
+
+  waitForRun(runId: string, options: { timeoutMs?: number } = {}): Promise<PlanStatus> {
+    const deadline = this.clock.now() + (options.timeoutMs ?? 120_000)
+    let waiter: ((err: Error) => void) | undefined
+    return new Promise<PlanStatus>((resolve, reject) => {
+      waiter = reject
+      this.waiters.add(reject)
+      const check = (): void => {
+        const cur = this.planStore.current()
+        if (cur !== null && cur.run_id === runId && cur.state !== 'pending' && cur.state !== 'running') {
+          const endWall = cur.state === 'finished' ? cur.end_wall_ms : 0
+          const agents = this.members.live().filter((m) => m.role === 'agent')
+          const quiet = agents.every((m) => m.heartbeat.run_id !== runId || (m.heartbeat.in_flight === 0 && m.heartbeat.wall_ms >= endWall))
+          // And their results are in: every live member's windows arrived closed (a dead peer's last
+          // window stays open for good, so it is not waited for).
+          const members = new Set(cur.epochs.epochs.flatMap((e) => e.members.map((x) => x.peer_id)))
+          const settled = agents.filter((m) => members.has(m.peer_id)).every((m) => {
+            const ws = this.store.peerWindows(runId, m.peer_id)
+            // Only an agent that took the run on (said so in a heartbeat) owes windows: one that
+            // refused it, or a run stopped before it sent anything, has none.
+            return (ws.length > 0 || !this.executing(runId, m.peer_id)) && ws.every((w) => w.closed)
+          })
+          if (quiet && (settled || cur.state === 'aborted')) { resolve(cur); return }
+        }
+        if (!this.running) { reject(new MeshAgentError('ERR_AGENT_STOPPED', `waitForRun(${runId}): the agent was stopped`)); return }
+        if (this.clock.now() >= deadline) {
+          const waitingFor = this.members.live().filter((m) => m.role === 'agent').map((m) => {
+            const ws = this.store.peerWindows(runId, m.peer_id)
+            return `${m.peer_id}: run "${m.heartbeat.run_id}", ${m.heartbeat.in_flight} in flight, ${ws.filter((w) => w.closed).length}/${ws.length} windows closed`
+          })
+          reject(new MeshAgentError('ERR_TIMEOUT', `waitForRun(${runId}): not over after ${options.timeoutMs ?? 120_000} ms (state ${cur?.run_id === runId ? cur.state : 'unknown'}; ${waitingFor.join('; ')})`))
+          return
+        }
+        this.after(100, check)
+      }
+      check()
+    }).finally(() => {
+      if (waiter !== undefined) this.waiters.delete(waiter)
+    })
+  }
+}
+

@@ -1,0 +1,589 @@
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Clock, Timer } from '@loadmesh/clock'
+import type { MeshPrivateKey } from './identity.ts'
+import type { MeshLogger } from './logger.ts'
+import { silentLogger } from './logger.ts'
+import { MeshConfigError, MeshStateError, MessageTooLargeError, RemoteError, RequestFailedError, RequestTimeoutError } from './errors.ts'
+import { swarmKeyBytes } from './swarm-key.ts'
+import { fullTopic, peerExchangeTopic, peerListProtocol, validateMeshName, validateProtocol, validateTopic } from './topics.ts'
+import { createGossipsub, resolveGossipTuning } from './gossip-options.ts'
+import type { GossipTuning } from './gossip-options.ts'
+import { PeerDialer } from './peer-dialer.ts'
+import { MAX_ANNOUNCE_BYTES } from './peer-announce.ts'
+import { PeerExchange } from './peer-exchange.ts'
+import { createStreamHandler, decodeResponse, readFrame, sendFrame } from './request-response.ts'
+import type { StreamCounters, StreamRequestHandler } from './request-response.ts'
+import { publicKeyBytes, signBytes } from './signing.ts'
+
+export interface MeshNodeOptions {
+  /** Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/4001` (port 0 picks a free port). */
+  listen: string[]
+  /** Addresses to announce instead of the listen addresses (e.g. a pod IP behind 0.0.0.0). */
+  announce?: string[]
+  /** Where to find the mesh (see `parseSeeds`). Seeds that are this node are skipped. */
+  seeds: Multiaddr[]
+  /** Swarm key text (see `readSwarmKey`). Omitted: an insecure mesh anyone who can reach it may join. */
+  swarmKey?: string
+  privateKey: MeshPrivateKey
+  /** Topics are `loadmesh/<meshName>/<topic>`: meshes with different names never share traffic. */
+  meshName: string
+  clock: Clock
+  logger?: MeshLogger
+  /** First retry delay for seeds and known peers, doubling per failure. Default 1000 ms. */
+  redialIntervalMs?: number
+  /** Cap on the retry delay. Default 30 000 ms. */
+  maxRedialIntervalMs?: number
+  /** Inbound gossip messages over this size are dropped and counted; publishing more throws. Default 64 KiB. */
+  maxGossipBytes?: number
+  /** Do not dial discovered peers beyond this many connections (gossip relays reach the rest). Default 64. */
+  maxPeers?: number
+  /**
+   * Give up a dial (TCP connect plus the swarm-key, noise and yamux handshakes) after this long.
+   * A peer with the wrong swarm key typically fails by timeout, not by a clean error. Default 10 000 ms.
+   */
+  dialTimeoutMs?: number
+  /**
+   * How often each node gossips its own addresses (peer exchange for joins that raced each other;
+   * a peer not heard of for three intervals is no longer redialled). Default 5000 ms.
+   */
+  announceIntervalMs?: number
+  gossip?: Partial<GossipTuning>
+}
+
+export interface StreamHandlerOptions {
+  /** Requests over this size are refused before being read. Default 64 KiB. */
+  maxRequestBytes?: number
+  /** A response over this size is not sent (the requester gets ERR_MESSAGE_TOO_LARGE). Default 16 MiB. */
+  maxResponseBytes?: number
+  /** Whole exchange (read request, run handler, send response). Default 30 000 ms. */
+  timeoutMs?: number
+  /** Concurrent inbound streams per connection for this protocol. Default 8. */
+  maxInboundStreams?: number
+}
+
+export interface RequestOptions {
+  /** Dial, send, and receive the whole response within this. Default 30 000 ms. */
+  timeoutMs?: number
+  /** A response declaring more bytes is refused before its body is read. Default 16 MiB. */
+  maxResponseBytes?: number
+}
+
+export type GossipHandler = (from: string, bytes: Uint8Array) => void
+
+export interface MeshStats {
+  connectedPeers: number
+  /** Peers learned through peer exchange and not yet expired. */
+  knownPeers: number
+  /** Gossip messages delivered to handlers (after dedup and size check), and their payload bytes. */
+  messagesIn: number
+  gossipBytesIn: number
+  /** Messages published by this node, and their payload bytes (counted once, not per recipient). */
+  messagesOut: number
+  gossipBytesOut: number
+  /** Inbound gossip over `maxGossipBytes`, dropped before any handler saw it (and not forwarded). */
+  droppedOversize: number
+  /** Peer lists that did not decode. */
+  droppedInvalid: number
+  /** Exceptions (or rejected promises) from gossip handlers. */
+  handlerErrors: number
+  /** Peer lists received (pulled from each new connection, or gossiped), and announcements sent. */
+  announcesIn: number
+  announcesOut: number
+  requestsIn: number
+  /** Requests this node refused for being over `maxRequestBytes`. */
+  requestsRefused: number
+  requestHandlerErrors: number
+  requestsOut: number
+  requestFailures: number
+  dialAttempts: number
+  dialFailures: number
+}
+
+export interface MeshNode {
+  /** Stable for a given private key; known before `start()`. */
+  readonly peerId: string
+  start(): Promise<void>
+  /** Closes every connection and timer. Idempotent; a stopped node cannot be restarted. */
+  stop(): Promise<void>
+  /** Listen addresses with `/p2p/<peerId>` (empty before start). */
+  addresses(): string[]
+  connectedPeers(): string[]
+  /**
+   * Peers we know to be subscribed to `topic` and have a gossip stream to: a message published now
+   * is sent to these (and, through relays, maybe to others).
+   */
+  topicPeers(topic: string): string[]
+  /**
+   * Resolves once at least `minPeers` peers are known subscribed to `topic`, rejects with
+   * RequestTimeoutError after `timeoutMs`. A subscription made elsewhere reaches us one network
+   * round trip after the connection is up; publishing before that misses the peer.
+   */
+  waitForTopicPeers(topic: string, minPeers: number, timeoutMs: number): Promise<void>
+  /** Publishes to `loadmesh/<meshName>/<topic>`. Resolves with the number of peers it was sent to directly. */
+  publish(topic: string, bytes: Uint8Array): Promise<number>
+  /** Handlers never see this node's own messages. Returns the unsubscribe function. */
+  subscribe(topic: string, handler: GossipHandler): () => void
+  /** Answers requests on `protocol`. Returns a function that removes the handler. */
+  handleStream(protocol: string, handler: StreamRequestHandler, options?: StreamHandlerOptions): () => void
+  request(peerId: string, protocol: string, bytes: Uint8Array, options?: RequestOptions): Promise<Uint8Array>
+  /** Ed25519 signature over `loadmesh/sig/v1:` + bytes; check with `verifyPeerSignature(peerId, ...)`. */
+  sign(bytes: Uint8Array): Promise<Uint8Array>
+  /** This node's public key, protobuf-marshalled (for `verifySignature`). */
+  publicKey(): Uint8Array
+  stats(): MeshStats
+}
+
+type Services = { identify: unknown, ping: unknown, pubsub: GossipSub }
+type Node = Libp2p<Services>
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const DEFAULTS = {
+  redialIntervalMs: 1000,
+  maxRedialIntervalMs: 30_000,
+  maxGossipBytes: 64 * KiB,
+  maxPeers: 64,
+  announceIntervalMs: 5000,
+  maxRequestBytes: 64 * KiB,
+  maxResponseBytes: 16 * MiB,
+  requestTimeoutMs: 30_000,
+  dialTimeoutMs: 10_000
+}
+const PEER_LIST_TIMEOUT_MS = 10_000
+
+export function createMeshNode(options: MeshNodeOptions): MeshNode {
+  return new Libp2pMeshNode(options)
+}
+
+interface Subscription {
+  full: string
+  handlers: Set<GossipHandler>
+}
+
+interface StreamRegistration {
+  protocol: string
+  handler: ReturnType<typeof createStreamHandler>
+  maxInboundStreams: number
+}
+
+class Libp2pMeshNode implements MeshNode {
+  readonly peerId: string
+  private readonly o: MeshNodeOptions
+  private readonly clock: Clock
+  private readonly log: MeshLogger
+  private readonly meshName: string
+  private readonly tuning: GossipTuning
+  private readonly maxGossipBytes: number
+  private readonly psk: Uint8Array | undefined
+  private readonly listen: string[]
+  private readonly announce: string[] | undefined
+  private readonly dialTimeoutMs: number
+  private node: Node | undefined
+  private state: 'new' | 'starting' | 'running' | 'stopped' = 'new'
+  private readonly subs = new Map<string, Subscription>()
+  private readonly streams = new Map<string, StreamRegistration>()
+  private readonly dialer: PeerDialer
+  private readonly connected = new Set<string>()
+  private readonly exchangePeers: PeerExchange
+  private tickTimer: Timer | undefined
+  private readonly c = {
+    messagesIn: 0, gossipBytesIn: 0, messagesOut: 0, gossipBytesOut: 0, droppedOversize: 0,
+    handlerErrors: 0, requestsOut: 0, requestFailures: 0
+  }
+  private readonly streamCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
+  // The peer-list protocol is the mesh's own business; it does not show in the request statistics.
+  private readonly internalCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
+
+  constructor(o: MeshNodeOptions) {
+    this.o = o
+    this.clock = o.clock
+    this.log = o.logger ?? silentLogger
+    this.meshName = validateMeshName(o.meshName)
+    this.tuning = resolveGossipTuning(o.gossip)
+    this.maxGossipBytes = positive(o.maxGossipBytes ?? DEFAULTS.maxGossipBytes, 'maxGossipBytes')
+    this.psk = o.swarmKey === undefined ? undefined : swarmKeyBytes(o.swarmKey)
+    if (o.listen.length === 0) throw new MeshConfigError('listen: at least one multiaddr is required, e.g. /ip4/0.0.0.0/tcp/4001')
+    this.listen = o.listen.map((a) => checkAddr(a, 'listen'))
+    this.announce = o.announce?.map((a) => checkAddr(a, 'announce'))
+    if (o.privateKey.type !== 'Ed25519') throw new MeshConfigError(`privateKey must be Ed25519, got ${o.privateKey.type}`)
+    this.peerId = peerIdFromPrivateKey(o.privateKey).toString()
+    this.dialTimeoutMs = positive(o.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs, 'dialTimeoutMs')
+    const redial = positive(o.redialIntervalMs ?? DEFAULTS.redialIntervalMs, 'redialIntervalMs')
+    const announceEvery = positive(o.announceIntervalMs ?? DEFAULTS.announceIntervalMs, 'announceIntervalMs')
+    this.dialer = new PeerDialer({
+      clock: this.clock,
+      selfPeerId: this.peerId,
+      dial: async (addrs) => {
+        const conn = await this.requireNode().dial(addrs.length === 1 ? addrs[0] : addrs)
+        return conn.remotePeer.toString()
+      },
+      connectedPeers: () => this.connected,
+      logger: this.log,
+      baseMs: redial,
+      maxMs: Math.max(redial, positive(o.maxRedialIntervalMs ?? DEFAULTS.maxRedialIntervalMs, 'maxRedialIntervalMs')),
+      maxPeers: positive(o.maxPeers ?? DEFAULTS.maxPeers, 'maxPeers'),
+      // A peer still alive is re-announced at least every interval; three missed ones mean gone.
+      peerTtlMs: 3 * announceEvery,
+      // Long enough for the other side's dial to complete on a busy host (a dial is a TCP connect
+      // plus three handshakes); shorter only produces duplicate connections.
+      graceMs: Math.max(2000, 2 * redial)
+    })
+    for (const s of o.seeds) this.dialer.addSeed(s)
+    this.exchangePeers = new PeerExchange({
+      clock: this.clock,
+      logger: this.log,
+      selfPeerId: this.peerId,
+      dialer: this.dialer,
+      connected: this.connected,
+      announceIntervalMs: announceEvery,
+      ownAddrs: () => this.node?.getMultiaddrs() ?? [],
+      peerAddrs: async (id) => (await this.requireNode().peerStore.get(peerIdFromString(id))).addresses.map((a) => a.multiaddr),
+      publish: async (bytes) => { await this.requireNode().services.pubsub.publish(peerExchangeTopic(this.meshName), bytes) },
+      // Not through request(): these are the mesh's own and do not show in the request statistics.
+      pull: async (id) => await this.exchange(id, peerListProtocol(this.meshName), new Uint8Array(0), PEER_LIST_TIMEOUT_MS, MAX_ANNOUNCE_BYTES)
+    })
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new MeshStateError(`mesh node ${this.peerId} was already started`)
+    this.state = 'starting'
+    try {
+      const node = await createLibp2p<Services>({
+        start: false,
+        privateKey: this.o.privateKey,
+        nodeInfo: { name: 'loadmesh' },
+        addresses: { listen: this.listen, ...(this.announce !== undefined ? { announce: this.announce } : {}) },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        ...(this.psk !== undefined ? { connectionProtector: preSharedKey({ psk: this.psk }) } : {}),
+        connectionManager: {
+          // libp2p's defaults (5 connections per second per remote host, 10 pending upgrades) refuse
+          // a mesh restarting at once behind one address, and every in-process test.
+          inboundConnectionThreshold: 1000,
+          maxIncomingPendingConnections: 256,
+          dialTimeout: this.dialTimeoutMs,
+          addressDialTimeout: this.dialTimeoutMs
+        },
+        services: {
+          identify: identify(),
+          ping: ping(),
+          pubsub: createGossipsub(this.tuning, Math.max(MiB, 4 * this.maxGossipBytes + 64 * KiB))
+        }
+      })
+      this.node = node
+      node.addEventListener('peer:connect', (evt) => {
+        const peer = evt.detail.toString()
+        this.connected.add(peer)
+        this.log.debug({ peer }, 'mesh: peer connected')
+        this.exchangePeers.onConnect(peer)
+      })
+      node.addEventListener('peer:disconnect', (evt) => {
+        this.connected.delete(evt.detail.toString())
+        this.log.debug({ peer: evt.detail.toString() }, 'mesh: peer disconnected')
+      })
+      for (const reg of this.streams.values()) await this.registerStream(node, reg)
+      await this.registerStream(node, {
+        protocol: peerListProtocol(this.meshName),
+        maxInboundStreams: 4,
+        handler: createStreamHandler(peerListProtocol(this.meshName), async () => await this.exchangePeers.peerList(), {
+          maxRequestBytes: 16,
+          maxResponseBytes: MAX_ANNOUNCE_BYTES,
+          timeoutMs: PEER_LIST_TIMEOUT_MS
+        }, { clock: this.clock, logger: this.log, counters: this.internalCounters })
+      })
+      await node.start()
+      if (this.stoppedDuringStart()) {
+        await node.stop()
+        return
+      }
+      const pubsub = node.services.pubsub
+      pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
+      this.subscribeInternal(peerExchangeTopic(this.meshName), MAX_ANNOUNCE_BYTES)
+      for (const sub of this.subs.values()) this.subscribeInternal(sub.full, this.maxGossipBytes)
+      this.state = 'running'
+      if (this.psk === undefined) {
+        this.log.warn({ mesh: this.meshName }, 'mesh: no swarm key; any host that can reach this port can join the mesh')
+      }
+      this.log.info({ peerId: this.peerId, mesh: this.meshName, addresses: this.addresses() }, 'mesh: node started')
+      this.exchangePeers.start()
+      this.tick()
+    } catch (err) {
+      this.state = 'stopped'
+      await Promise.resolve(this.node?.stop()).catch(() => {})
+      throw err
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return
+    this.state = 'stopped'
+    this.dialer.stop()
+    this.tickTimer?.cancel()
+    this.exchangePeers.stop()
+    this.connected.clear()
+    await this.node?.stop()
+  }
+
+  addresses(): string[] {
+    return this.node?.getMultiaddrs().map(String) ?? []
+  }
+
+  connectedPeers(): string[] {
+    return [...this.connected]
+  }
+
+  topicPeers(topic: string): string[] {
+    const full = fullTopic(this.meshName, validateTopic(topic))
+    const pubsub = this.node?.services.pubsub
+    if (pubsub === undefined) return []
+    // A peer's subscription arrives on the stream *it* opened; a publish goes out on the stream *we*
+    // open, which can come later. gossipsub skips subscribers without one (the message is then lost
+    // for them), so they are not counted. `streamsOutbound` is on the @libp2p/gossipsub 17 class,
+    // not its interface; should it disappear, we fall back to counting every subscriber.
+    const outbound = (pubsub as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound
+    return pubsub.getSubscribers(full).map(String).filter((id) => outbound?.has(id) ?? true)
+  }
+
+  waitForTopicPeers(topic: string, minPeers: number, timeoutMs: number): Promise<void> {
+    validateTopic(topic)
+    const deadline = this.clock.now() + timeoutMs
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.state === 'stopped') { reject(new MeshStateError(`mesh node ${this.peerId} stopped while waiting for peers on ${topic}`)); return }
+        const have = this.state === 'running' ? this.topicPeers(topic).length : 0
+        if (have >= minPeers) { resolve(); return }
+        if (this.clock.now() >= deadline) {
+          reject(new RequestTimeoutError(`only ${have} of ${minPeers} peers subscribed to ${topic} after ${timeoutMs} ms`))
+          return
+        }
+        this.clock.setTimer(check, 20)
+      }
+      check()
+    })
+  }
+
+  async publish(topic: string, bytes: Uint8Array): Promise<number> {
+    const full = fullTopic(this.meshName, validateTopic(topic))
+    if (bytes.length > this.maxGossipBytes) {
+      throw new MessageTooLargeError(`gossip message of ${bytes.length} bytes on ${topic} is over the ${this.maxGossipBytes}-byte limit; send bulk data over a stream`)
+    }
+    const node = this.requireRunning('publish')
+    const result = await node.services.pubsub.publish(full, bytes)
+    this.c.messagesOut++
+    this.c.gossipBytesOut += bytes.length
+    return result.recipients.length
+  }
+
+  subscribe(topic: string, handler: GossipHandler): () => void {
+    const full = fullTopic(this.meshName, validateTopic(topic))
+    if (this.state === 'stopped') throw new MeshStateError(`mesh node ${this.peerId} is stopped`)
+    let sub = this.subs.get(full)
+    if (sub === undefined) {
+      sub = { full, handlers: new Set() }
+      this.subs.set(full, sub)
+      if (this.state === 'running') this.subscribeInternal(full, this.maxGossipBytes)
+    }
+    // Wrap so the same function subscribed twice is two subscriptions, each removed once.
+    const entry: GossipHandler = (from, bytes) => handler(from, bytes)
+    sub.handlers.add(entry)
+    return () => {
+      const s = this.subs.get(full)
+      if (s === undefined || !s.handlers.delete(entry) || s.handlers.size > 0) return
+      this.subs.delete(full)
+      if (this.state === 'running' && this.node !== undefined) {
+        this.node.services.pubsub.unsubscribe(full)
+        this.node.services.pubsub.topicValidators.delete(full)
+      }
+    }
+  }
+
+  handleStream(protocol: string, handler: StreamRequestHandler, options: StreamHandlerOptions = {}): () => void {
+    validateProtocol(protocol)
+    if (this.streams.has(protocol)) throw new MeshConfigError(`a handler for ${protocol} is already registered`)
+    if (this.state === 'stopped') throw new MeshStateError(`mesh node ${this.peerId} is stopped`)
+    const reg: StreamRegistration = {
+      protocol,
+      maxInboundStreams: positive(options.maxInboundStreams ?? 8, 'maxInboundStreams'),
+      handler: createStreamHandler(protocol, handler, {
+        maxRequestBytes: positive(options.maxRequestBytes ?? DEFAULTS.maxRequestBytes, 'maxRequestBytes'),
+        maxResponseBytes: positive(options.maxResponseBytes ?? DEFAULTS.maxResponseBytes, 'maxResponseBytes'),
+        timeoutMs: positive(options.timeoutMs ?? DEFAULTS.requestTimeoutMs, 'timeoutMs')
+      }, { clock: this.clock, logger: this.log, counters: this.streamCounters })
+    }
+    this.streams.set(protocol, reg)
+    if (this.node !== undefined) {
+      this.registerStream(this.node, reg).catch((err: unknown) => {
+        this.log.warn({ protocol, error: (err as Error).message }, 'mesh: could not register stream handler')
+      })
+    }
+    return () => {
+      if (this.streams.get(protocol) !== reg) return
+      this.streams.delete(protocol)
+      if (this.node !== undefined && this.state !== 'stopped') Promise.resolve(this.node.unhandle(protocol)).catch(() => {})
+    }
+  }
+
+  async request(peerId: string, protocol: string, bytes: Uint8Array, options: RequestOptions = {}): Promise<Uint8Array> {
+    validateProtocol(protocol)
+    this.requireRunning('request')
+    const timeoutMs = positive(options.timeoutMs ?? DEFAULTS.requestTimeoutMs, 'timeoutMs')
+    const maxResponseBytes = positive(options.maxResponseBytes ?? DEFAULTS.maxResponseBytes, 'maxResponseBytes')
+    this.c.requestsOut++
+    try {
+      return await this.exchange(peerId, protocol, bytes, timeoutMs, maxResponseBytes)
+    } catch (err) {
+      if (!(err instanceof MeshConfigError)) this.c.requestFailures++
+      throw err
+    }
+  }
+
+  private async exchange(peerId: string, protocol: string, bytes: Uint8Array, timeoutMs: number, maxResponseBytes: number): Promise<Uint8Array> {
+    // Not requireRunning: peer-list pulls start on connections that open while start() finishes.
+    const node = this.requireNode()
+    let target: ReturnType<typeof peerIdFromString>
+    try {
+      target = peerIdFromString(peerId)
+    } catch {
+      throw new MeshConfigError(`request: "${peerId}" is not a peer id`)
+    }
+    const controller = new AbortController()
+    const timer = this.clock.setTimer(() => { controller.abort() }, timeoutMs)
+    let stream: Awaited<ReturnType<Node['dialProtocol']>> | undefined
+    const onAbort = (): void => { stream?.abort(new Error(`${protocol} request timed out`)) }
+    controller.signal.addEventListener('abort', onAbort)
+    try {
+      stream = await node.dialProtocol(target, protocol, { signal: controller.signal })
+      controller.signal.throwIfAborted()
+      sendFrame(stream, [bytes])
+      await stream.close({ signal: controller.signal })
+      // +1: the status byte that precedes the payload.
+      const frame = await readFrame(stream, maxResponseBytes + 1, `${protocol} response from ${peerId}`, maxResponseBytes)
+      return decodeResponse(frame, peerId, protocol)
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      if (controller.signal.aborted) {
+        throw new RequestTimeoutError(`${protocol} request to ${peerId} got no complete response within ${timeoutMs} ms`)
+      }
+      if (err instanceof MessageTooLargeError || err instanceof RemoteError) throw err
+      throw new RequestFailedError(`${protocol} request to ${peerId} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    } finally {
+      timer.cancel()
+      controller.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async sign(bytes: Uint8Array): Promise<Uint8Array> {
+    return await signBytes(this.o.privateKey, bytes)
+  }
+
+  publicKey(): Uint8Array {
+    return publicKeyBytes(this.o.privateKey)
+  }
+
+  stats(): MeshStats {
+    const d = this.dialer.stats()
+    return {
+      connectedPeers: this.connected.size,
+      knownPeers: d.knownPeers,
+      ...this.c,
+      ...this.exchangePeers.counters,
+      ...this.streamCounters,
+      dialAttempts: d.dialAttempts,
+      dialFailures: d.dialFailures
+    }
+  }
+
+  // A method so TypeScript does not narrow `state` across the awaits in start().
+  private stoppedDuringStart(): boolean {
+    return this.state === 'stopped'
+  }
+
+  private requireNode(): Node {
+    if (this.node === undefined) throw new MeshStateError(`mesh node ${this.peerId} is not started`)
+    return this.node
+  }
+
+  private requireRunning(what: string): Node {
+    if (this.state !== 'running' || this.node === undefined) {
+      throw new MeshStateError(`${what}: mesh node ${this.peerId} is ${this.state === 'stopped' ? 'stopped' : 'not started'}`)
+    }
+    return this.node
+  }
+
+  private async registerStream(node: Node, reg: StreamRegistration): Promise<void> {
+    await node.handle(reg.protocol, reg.handler, { maxInboundStreams: reg.maxInboundStreams, maxOutboundStreams: 64, force: true })
+  }
+
+  private subscribeInternal(full: string, maxBytes: number): void {
+    const pubsub = this.requireNode().services.pubsub
+    // The size check runs as a topic validator: gossipsub then neither delivers nor forwards the
+    // message, so one oversized message cannot travel the whole mesh.
+    pubsub.topicValidators.set(full, (_peer, msg) => {
+      if (msg.data.length <= maxBytes) return TopicValidatorResult.Accept
+      this.c.droppedOversize++
+      this.log.debug({ topic: full, bytes: msg.data.length, limit: maxBytes, from: msg.type === 'signed' ? msg.from.toString() : undefined }, 'mesh: oversized gossip dropped')
+      return TopicValidatorResult.Reject
+    })
+    pubsub.subscribe(full)
+  }
+
+  private onGossip(msg: Message): void {
+    if (msg.type !== 'signed') return // StrictSign makes this unreachable; keep `from` trustworthy regardless
+    const from = msg.from.toString()
+    if (msg.topic === peerExchangeTopic(this.meshName)) {
+      this.exchangePeers.learn(from, msg.data)
+      return
+    }
+    const sub = this.subs.get(msg.topic)
+    if (sub === undefined) return
+    this.c.messagesIn++
+    this.c.gossipBytesIn += msg.data.length
+    for (const handler of sub.handlers) {
+      try {
+        const result: unknown = handler(from, msg.data)
+        if (result instanceof Promise) result.catch((err: unknown) => { this.onHandlerError(msg.topic, from, err) })
+      } catch (err) {
+        this.onHandlerError(msg.topic, from, err)
+      }
+    }
+  }
+
+  private onHandlerError(topic: string, from: string, err: unknown): void {
+    this.c.handlerErrors++
+    this.log.warn({ topic, from, error: (err as Error)?.message ?? String(err) }, 'mesh: gossip handler threw')
+  }
+
+  private tick(): void {
+    if (this.state !== 'running') return
+    this.dialer.tick()
+    this.exchangePeers.tick()
+    this.tickTimer = this.clock.setTimer(() => { this.tick() }, Math.min(this.o.redialIntervalMs ?? DEFAULTS.redialIntervalMs, 1000))
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new MeshConfigError(`${name} must be a positive number, got ${n}`)
+  return n
+}
+
+function checkAddr(text: string, what: string): string {
+  try {
+    multiaddr(text)
+  } catch (err) {
+    throw new MeshConfigError(`${what} address "${text}" is not a multiaddr: ${(err as Error).message}`)
+  }
+  return text
+}

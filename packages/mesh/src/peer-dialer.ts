@@ -1,0 +1,180 @@
+import type { Clock } from '@loadmesh/clock'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { MeshLogger } from './logger.ts'
+import { seedPeerId } from './seeds.ts'
+
+/**
+ * Keeps the node connected: dials seeds until they answer and again whenever they drop, and dials
+ * peers learned from peer exchange so that small meshes become fully connected (every gossip message
+ * then reaches every peer in one hop, and no peer is a relay everyone depends on).
+ *
+ * Everything is driven by `tick()`, which the node calls from a clock timer, so the policy (backoff,
+ * tie-breaks, expiry) is testable under a manual clock with a fake `dial`.
+ *
+ * Policy:
+ *  - A target that fails waits `baseMs * 2^(failures-1)` (capped at `maxMs`, scaled by a fixed
+ *    per-node factor in [0.75, 1.25) so restarted nodes do not dial in lock-step), forever: seeds in
+ *    Kubernetes may come up minutes after us.
+ *  - A seed that turns out to be ourselves is dropped when its address is an IP or carries our peer
+ *    id; a DNS seed is only backed off, because a headless-service name can later resolve to others.
+ *  - Two peers that learn of each other at the same time would dial each other twice; the one with
+ *    the smaller peer id dials at once, the other only if still unconnected `graceMs` later.
+ *  - Peers not heard of for `peerTtlMs` are forgotten (a dead peer stops being announced).
+ *  - No discovered peer is dialled while `maxPeers` connections are open.
+ */
+export interface PeerDialerOptions {
+  clock: Clock
+  selfPeerId: string
+  /** Dials the addresses (all of one target) and resolves with the remote peer id. */
+  dial(addrs: Multiaddr[]): Promise<string>
+  /** Peer ids we currently have a connection to. */
+  connectedPeers(): ReadonlySet<string>
+  logger: MeshLogger
+  baseMs: number
+  maxMs: number
+  maxPeers: number
+  peerTtlMs: number
+  graceMs: number
+  maxParallelDials?: number
+}
+
+export interface PeerDialerStats {
+  knownPeers: number
+  dialAttempts: number
+  dialFailures: number
+}
+
+interface Target {
+  kind: 'seed' | 'peer'
+  key: string
+  addrs: Multiaddr[]
+  /** Known from a /p2p/ suffix, from discovery, or learned when a seed dial succeeded. */
+  peerId: string | undefined
+  failures: number
+  nextAt: number
+  inFlight: boolean
+  /** Seed proven to be this very node (and never anything else). */
+  isSelf: boolean
+  learnedAt: number
+  lastSeen: number
+}
+
+export class PeerDialer {
+  private readonly o: PeerDialerOptions
+  private readonly seeds: Target[] = []
+  private readonly peers = new Map<string, Target>()
+  private inFlight = 0
+  private stopped = false
+  private readonly stat = { dialAttempts: 0, dialFailures: 0 }
+
+  constructor(options: PeerDialerOptions) {
+    this.o = options
+  }
+
+  addSeed(addr: Multiaddr): void {
+    const peerId = seedPeerId(addr)
+    const t = this.target('seed', addr.toString(), [addr], peerId)
+    t.isSelf = peerId === this.o.selfPeerId
+    if (t.isSelf) this.o.logger.debug({ seed: t.key }, 'mesh: skipping seed that is this node')
+    this.seeds.push(t)
+  }
+
+  /** Records that `peerId` was announced reachable at `addrs` (each ending in /p2p/<peerId>). */
+  learn(peerId: string, addrs: Multiaddr[]): void {
+    if (peerId === this.o.selfPeerId || addrs.length === 0) return
+    const now = this.o.clock.now()
+    const known = this.peers.get(peerId)
+    if (known === undefined) {
+      this.peers.set(peerId, this.target('peer', peerId, addrs, peerId))
+      return
+    }
+    known.lastSeen = now
+    known.addrs = addrs
+  }
+
+  /** Starts every dial that is due. Dials run in the background; their outcome is seen next tick. */
+  tick(): void {
+    if (this.stopped) return
+    const now = this.o.clock.now()
+    const connected = this.o.connectedPeers()
+    for (const [id, t] of this.peers) {
+      if (!t.inFlight && !connected.has(id) && now - t.lastSeen > this.o.peerTtlMs) this.peers.delete(id)
+    }
+    const full = connected.size >= this.o.maxPeers
+    for (const t of this.seeds) {
+      if (t.isSelf || t.inFlight || now < t.nextAt) continue
+      if (t.peerId !== undefined && connected.has(t.peerId)) continue
+      if (full) continue
+      this.start(t)
+    }
+    if (full) return
+    for (const t of this.peers.values()) {
+      if (t.inFlight || now < t.nextAt || connected.has(t.key)) continue
+      if (this.o.selfPeerId > t.key && now - t.learnedAt < this.o.graceMs) continue
+      this.start(t)
+    }
+  }
+
+  stats(): PeerDialerStats {
+    return { knownPeers: this.peers.size, ...this.stat }
+  }
+
+  stop(): void {
+    this.stopped = true
+  }
+
+  private target(kind: 'seed' | 'peer', key: string, addrs: Multiaddr[], peerId: string | undefined): Target {
+    const now = this.o.clock.now()
+    return { kind, key, addrs, peerId, failures: 0, nextAt: now, inFlight: false, isSelf: false, learnedAt: now, lastSeen: now }
+  }
+
+  private start(t: Target): void {
+    if (this.inFlight >= (this.o.maxParallelDials ?? 8)) return
+    t.inFlight = true
+    this.inFlight++
+    this.stat.dialAttempts++
+    this.o.dial(t.addrs).then(
+      (remote) => {
+        t.failures = 0
+        t.nextAt = this.o.clock.now() + this.o.baseMs
+        if (t.kind === 'seed') t.peerId = remote
+        this.o.logger.debug({ target: t.key, peer: remote }, 'mesh: connected')
+      },
+      (err: unknown) => {
+        if (this.stopped) return
+        this.stat.dialFailures++
+        t.failures++
+        if (t.kind === 'seed' && isSelfDial(err) && !isDnsSeed(t.addrs[0])) {
+          t.isSelf = true
+          this.o.logger.debug({ seed: t.key }, 'mesh: seed is this node; no longer dialling it')
+          return
+        }
+        const delay = Math.min(this.o.baseMs * 2 ** (t.failures - 1), this.o.maxMs) * this.spread(t.key)
+        t.nextAt = this.o.clock.now() + delay
+        // A peer's failures are routine (it left); a seed's are what an operator needs to see.
+        const log = t.kind === 'seed' && t.failures <= 3 ? this.o.logger.warn : this.o.logger.debug
+        log.call(this.o.logger, { target: t.key, failures: t.failures, retryInMs: Math.round(delay), error: (err as Error)?.message }, 'mesh: dial failed')
+      }
+    ).finally(() => {
+      t.inFlight = false
+      this.inFlight--
+    })
+  }
+
+  /** A fixed factor in [0.75, 1.25) per (node, target), so nodes restarted together spread out. */
+  private spread(key: string): number {
+    let h = 2166136261
+    for (const ch of this.o.selfPeerId + key) h = Math.imul(h ^ ch.charCodeAt(0), 16777619)
+    return 0.75 + ((h >>> 0) / 2 ** 32) * 0.5
+  }
+}
+
+function isSelfDial(err: unknown): boolean {
+  const errors = err instanceof AggregateError ? err.errors : [err]
+  return errors.length > 0 && errors.every((e) => /dial(ed)? self/i.test(String((e as Error)?.message)))
+}
+
+function isDnsSeed(addr: Multiaddr | undefined): boolean {
+  const head = addr?.getComponents()[0]?.name
+  return head === 'dns4' || head === 'dns6' || head === 'dns' || head === 'dnsaddr'
+}
