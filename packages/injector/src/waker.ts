@@ -6,7 +6,7 @@ import type { Clock, Timer } from '@loadmesh/clock'
  * up to ~2 ms late), so it sleeps on a timer until `spinMs` before the target and then polls with
  * `clock.setImmediate`, which lets I/O callbacks run between polls. The default of 2 ms is
  * measured: at 1,000 req/s a 1 ms margin left p99 schedule lag at 0.6-2 ms, 2 ms brought it to
- * 0.2-0.6 ms, 3 ms gained nothing (bench/schedule-lag.ts).
+ * 0.2-0.6 ms, 3 ms gained nothing (`pnpm bench -- --only schedule-lag`).
  *
  * When two polls in a row read the same time, the clock is not moving on its own (a manual clock
  * in tests): polling would never end, so it falls back to a timer for the rest of the wait.
