@@ -126,7 +126,7 @@ test('closed loop with --concurrency and --json output', async () => {
 test('Ctrl-C stops the run, keeps what was measured and exits 130', async () => {
   const out = join(tmp, 'interrupted.json')
   const r = await runCli(['rehearse', '--duration', '60s', '--rate', '20', '--out', out, ...FAST], {
-    onSpawn: (kill) => { setTimeout(() => kill('SIGINT'), 2500) }
+    onSpawn: (kill) => { setTimeout(() => kill('SIGINT'), 4000) }
   })
   assert.equal(r.code, 130, r.stderr)
   const report = JSON.parse(await readFile(out, 'utf8'))

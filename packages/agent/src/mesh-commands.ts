@@ -1,6 +1,5 @@
 import { encodeCommand, decodeCommand, signingBytes } from '@loadmesh/protocol'
 import type { Command, SignedCommand } from '@loadmesh/protocol'
-import { verifySignature, peerIdFromPublicKey } from '@loadmesh/mesh'
 import type { MeshNode } from '@loadmesh/mesh'
 
 /** Why a signed command was refused; counted under these names in MeshAgent.stats().rejected. */
@@ -31,6 +30,8 @@ export async function verifyCommand(
   meshName: string,
   controllers: readonly string[]
 ): Promise<VerifiedCommand> {
+  // Loaded on first use: importing @loadmesh/agent for a local run must not load libp2p (~1.7 s).
+  const { verifySignature, peerIdFromPublicKey } = await import('@loadmesh/mesh')
   if (!(await verifySignature(signed.public_key, signingBytes(signed.payload), signed.signature))) {
     return { ok: false, reason: 'bad-signature' }
   }

@@ -13,6 +13,8 @@ export const EXIT = {
   ERROR_RATE: 3,
   /** The run completed but an SLO gate failed (--fail-on-slo). */
   SLO: 4,
+  /** Mesh commands: the mesh could not be reached, or too few agents joined in time. */
+  NO_MESH: 5,
   /** Interrupted (Ctrl-C); the partial report was still written. */
   INTERRUPTED: 130
 } as const
@@ -20,6 +22,17 @@ export const EXIT = {
 export class UsageError extends Error {
   override name = 'UsageError'
   readonly code = 'ERR_USAGE'
+  readonly hint: string | undefined
+  constructor (message: string, hint?: string) {
+    super(message)
+    this.hint = hint
+  }
+}
+
+/** The mesh could not be reached or did not have what the command needs (agents, a run): exit 5. */
+export class MeshUnavailableError extends Error {
+  override name = 'MeshUnavailableError'
+  readonly code = 'ERR_MESH_UNAVAILABLE'
   readonly hint: string | undefined
   constructor (message: string, hint?: string) {
     super(message)

@@ -3,6 +3,9 @@ import type { Io } from './io.ts'
 import { runCommand, RUN_HELP } from './commands/run.ts'
 import { rehearseCommand } from './commands/rehearse.ts'
 import { simulateCommand } from './commands/simulate.ts'
+import { keygenCommand } from './commands/keygen.ts'
+import { agentCommand } from './commands/agent.ts'
+import { resultsCommand, statusCommand, stopCommand } from './commands/mesh-admin.ts'
 
 const HELP = `loadmesh: peer-to-peer load generation for OpenAI-compatible LLM APIs
 
@@ -11,16 +14,30 @@ Usage:
   loadmesh run --target URL [flags] one agent against any OpenAI-compatible server
   loadmesh simulate --port P         serve the LLM simulator standalone
 
+Mesh commands:
+  loadmesh keygen --out FILE         write a swarm key for a private mesh
+  loadmesh agent --seeds LIST ...    long-running mesh agent
+  loadmesh run --seeds LIST ...      publish a run to the mesh and report on it
+  loadmesh status --seeds LIST       members, roles, state and live load
+  loadmesh stop --seeds LIST         stop the current run everywhere
+  loadmesh results --run ID ...      reconcile a run's results through any peer
+  loadmesh rehearse --agents N       simulator + N local agent processes + a controller
+
 Run \`loadmesh <command> --help\` for the flags. Docs: docs/cli.md, docs/metrics.md.`
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   run: runCommand,
   rehearse: rehearseCommand,
-  simulate: simulateCommand
+  simulate: simulateCommand,
+  keygen: keygenCommand,
+  agent: agentCommand,
+  status: statusCommand,
+  stop: stopCommand,
+  results: resultsCommand
 }
 
 /** Errors whose message is for the user (bad flags, specs, plan files): exit 2, no stack trace. */
-const USAGE_CODES = new Set(['ERR_USAGE', 'ERR_BAD_SPEC', 'ERR_BAD_DURATION', 'ERR_BAD_SLO', 'ERR_BAD_RUN_CONFIG'])
+const USAGE_CODES = new Set(['ERR_USAGE', 'ERR_BAD_SPEC', 'ERR_BAD_DURATION', 'ERR_BAD_SLO', 'ERR_BAD_RUN_CONFIG', 'ERR_BAD_SWARM_KEY', 'ERR_BAD_IDENTITY', 'ERR_BAD_SEED', 'ERR_MESH_CONFIG', 'ERR_BAD_AGENT_OPTION'])
 
 export async function main (argv: string[], io: Io): Promise<number> {
   const [cmd, ...rest] = argv
@@ -41,6 +58,11 @@ export async function main (argv: string[], io: Io): Promise<number> {
       io.stderr.write(`loadmesh ${cmd}: ${e.message}\n`)
       if (e.hint !== undefined) io.stderr.write(`  hint: ${e.hint}\n`)
       return EXIT.USAGE
+    }
+    if (e.code === 'ERR_MESH_UNAVAILABLE') {
+      io.stderr.write(`loadmesh ${cmd}: ${e.message}\n`)
+      if (e.hint !== undefined) io.stderr.write(`  hint: ${e.hint}\n`)
+      return EXIT.NO_MESH
     }
     io.stderr.write(`loadmesh ${cmd}: unexpected failure: ${e.stack ?? String(e)}\n`)
     return EXIT.INTERNAL
