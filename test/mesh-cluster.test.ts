@@ -10,7 +10,7 @@ import { killAll, startAgent, startCli } from './helpers/processes.ts'
 const tmp = await mkdtemp(join(tmpdir(), 'loadmesh-cluster-'))
 after(async () => { killAll(); await rm(tmp, { recursive: true, force: true }) })
 
-const TIMING = ['--heartbeat', '250ms', '--dead-after', '2s']
+const TIMING = ['--heartbeat', '250ms', '--dead-after', '1500ms']
 const RATE = 200
 const SECONDS = 20
 const EXPECTED = RATE * SECONDS
