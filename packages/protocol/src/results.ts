@@ -29,8 +29,12 @@ export interface ResultsDelta {
   windows: WireWindow[]
 }
 
-/** The numeric counters, in proto field order. */
-const COUNTER_FIELDS = [
+/**
+ * The numeric counters, in proto field order. Kept here (not imported from metrics) because the
+ * order is a wire contract; a test checks it names exactly metrics' COUNTER_FIELDS, so a counter
+ * added to metrics cannot be dropped on the wire unnoticed.
+ */
+export const WIRE_COUNTER_FIELDS = [
   'scheduled',
   'sent',
   'completed',
@@ -50,7 +54,7 @@ export function readCounters(v: unknown, path: string): Counters {
   if (v === undefined || v === null) invalid(path, 'is missing')
   const o = record(v, path)
   const c = {} as Counters
-  for (const f of COUNTER_FIELDS) c[f] = uint(o[f], `${path}.${f}`)
+  for (const f of WIRE_COUNTER_FIELDS) c[f] = uint(o[f], `${path}.${f}`)
   c.errors = readCountMap(o.errors, `${path}.errors`)
   c.clamped = readCountMap(o.clamped, `${path}.clamped`)
   return c
