@@ -1,5 +1,5 @@
 import { fmtFixed, fmtGoal, fmtInt, fmtRatio, mdTable } from './format.ts'
-import type { BenchResults, CpuProbe, ReqPerSSuite, ScheduleLagSuite, SseSuite, Suite } from './results.ts'
+import type { BenchResults, CpuProbe, ReqPerSSuite, ScheduleLagSuite, SimEngineSuite, SseSuite, Suite } from './results.ts'
 import { LAG_GOAL_P99_MS, LAG_GOAL_RATE } from './suites/schedule-lag.ts'
 import { clientHeader, clientRow, LAG_HEADER, lagRow, notesOf } from './summary-rows.ts'
 import { runNoise, takenShare } from './results.ts'
@@ -134,6 +134,7 @@ function roundSpread(r: BenchResults): { ratio: number; name: string; suite: str
 function suiteSection(s: Suite): string[] {
   if (s.id === 'req-per-s') return reqSection(s)
   if (s.id === 'sse') return sseSection(s)
+  if (s.id === 'sim-engine') return simEngineSection(s)
   return lagSection(s)
 }
 
@@ -219,6 +220,33 @@ function sseSection(s: SseSuite): string[] {
       ? ` At ${fmtInt(lm.per_cpu_s)} chunks per CPU-second, one core could follow roughly ${fmtInt(Math.floor(lm.per_cpu_s / 5000) * 100)} streams of 50 tokens/s each` +
         ' when events arrive batched like this; a server that sends one event per read costs more per chunk.'
       : ''))
+  return out
+}
+
+function simEngineSection(s: SimEngineSuite): string[] {
+  const out = [
+    `## 4. ${s.title}`,
+    '',
+    'What it measures: the LLM simulator\'s step engine (packages/sim-engine) on its own, no HTTP, in a',
+    'process pinned to core 0, with the preset profile `' + s.profile + '`.',
+    '',
+    '- **virtual time**: `runVirtual` (what `loadmesh simulate --virtual` runs) over and over with the standard',
+    `  what-if workload (${s.workload}). "units/s" is virtual seconds per wall second: the speed-up over real time.`,
+    `- **engine**: ${fmtInt(s.streams)} streams kept open on the engine alone (${s.replicas} replicas, a manual clock, sinks that only`,
+    '  count), one token per chunk. "units/s" is tokens per second; per CPU-second is the engine\'s budget per token before',
+    '  the server adds HTTP and SSE framing.',
+    `${s.warmup_s} s warm-up, then ${s.duration_s} s measured, each.`,
+    '',
+    ...statusLines(s),
+    ...probeLine(s)
+  ]
+  if (s.clients.length > 0) {
+    out.push(mdTable(clientHeader('units'), s.clients.map(clientRow)), '')
+    const notes = notesOf(s.clients)
+    if (notes.length > 0) out.push(...notes.map((n) => `- ${n}`), '')
+  }
+  const engine = s.clients.find((c) => c.name === 'engine' && c.status === 'ok')
+  out.push(...goalLines(s, engine?.per_cpu_s != null ? `${fmtInt(engine.per_cpu_s)} tokens per CPU-second, ${(1e9 / engine.per_cpu_s).toFixed(0)} ns per token` : ''))
   return out
 }
 

@@ -122,7 +122,21 @@ export interface ScheduleLagSuite extends SuiteBase {
   rates: LagRow[]
 }
 
-export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite
+/** The simulator's step engine without HTTP: clients are "virtual time" (value: virtual s per wall s) and "engine" (value: tokens/s). */
+export interface SimEngineSuite extends SuiteBase {
+  id: 'sim-engine'
+  profile: string
+  /** The what-if workload the virtual-time row runs. */
+  workload: string
+  /** Open streams and replicas of the engine row. */
+  streams: number
+  replicas: number
+  warmup_s: number
+  duration_s: number
+  clients: ClientMeasurement[]
+}
+
+export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite | SimEngineSuite
 
 export interface BenchResults {
   schema: typeof RESULTS_SCHEMA
@@ -156,7 +170,7 @@ export function checkResultsShape(x: unknown): string[] {
   x.suites.forEach((s: unknown, i) => {
     const where = `results.suites[${i}]`
     if (!obj(s)) { problems.push(`${where}: not an object`); return }
-    if (!['req-per-s', 'sse', 'schedule-lag'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
+    if (!['req-per-s', 'sse', 'schedule-lag', 'sim-engine'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
     if (!['ok', 'skipped', 'failed'].includes(s.status as string)) problems.push(`${where}.status: ${JSON.stringify(s.status)}`)
     const probes = s.cpu_probe
     const probeOk = (v: unknown): boolean => v === null || (obj(v) && typeof v.lost_fraction === 'number' && typeof v.max_gap_ms === 'number')
@@ -164,7 +178,7 @@ export function checkResultsShape(x: unknown): string[] {
     if (!Array.isArray(s.goals) || !s.goals.every((g) => obj(g) && typeof g.description === 'string' && (g.met === null || typeof g.met === 'boolean'))) {
       problems.push(`${where}.goals: not a list of { description, met }`)
     }
-    if (s.id === 'req-per-s' || s.id === 'sse') {
+    if (s.id === 'req-per-s' || s.id === 'sse' || s.id === 'sim-engine') {
       if (!Array.isArray(s.clients)) problems.push(`${where}.clients: not an array`)
       else {
         s.clients.forEach((c: unknown, j) => {
@@ -172,7 +186,7 @@ export function checkResultsShape(x: unknown): string[] {
           for (const k of ['value', 'cpu_s', 'per_cpu_s']) if (!numOrNull(c[k])) problems.push(`${where}.clients[${j}].${k}: not a number or null`)
         })
       }
-      if (!obj(s.ratios) || !Object.values(s.ratios).every(numOrNull)) problems.push(`${where}.ratios: not numbers or null`)
+      if (s.id !== 'sim-engine' && (!obj(s.ratios) || !Object.values(s.ratios).every(numOrNull))) problems.push(`${where}.ratios: not numbers or null`)
     }
     if (s.id === 'schedule-lag') {
       if (!Array.isArray(s.rates)) problems.push(`${where}.rates: not an array`)
@@ -202,6 +216,7 @@ export function failedSuite(id: Suite['id'], message: string): Suite {
       clients: [], ratios: { loadmesh_over_raw: null, loadmesh_over_raw_per_cpu_s: null }
     }
   }
+  if (id === 'sim-engine') return { ...base, id, profile: 'n/a', workload: 'n/a', streams: 0, replicas: 0, clients: [] }
   return { ...base, id, max_in_flight: 0, rates: [] }
 }
 

@@ -18,13 +18,15 @@ import { errorText } from './suites/context.ts'
 import { runReqPerSSuite } from './suites/req-per-s.ts'
 import { runScheduleLagSuite } from './suites/schedule-lag.ts'
 import { runSseSuite } from './suites/sse.ts'
+import { runSimEngineSuite } from './suites/sim-engine.ts'
 import { renderTerminalSummary } from './terminal-table.ts'
 import { detectTools, INSTALL_HINT, toolVersion } from './tools.ts'
 
 const SUITES: Record<SuiteName, (ctx: BenchContext) => Promise<Suite>> = {
   'req-per-s': runReqPerSSuite,
   sse: runSseSuite,
-  'schedule-lag': runScheduleLagSuite
+  'schedule-lag': runScheduleLagSuite,
+  'sim-engine': runSimEngineSuite
 }
 
 let args: ReturnType<typeof parseBenchArgs>

@@ -21,6 +21,10 @@ export function renderTerminalSummary(r: BenchResults): string {
         out.push(`loadmesh / raw reader ${fmtRatio(s.ratios.loadmesh_over_raw)} (chunks/s), ${fmtRatio(s.ratios.loadmesh_over_raw_per_cpu_s)} (per CPU-second)`)
       }
       for (const n of notesOf(s.clients)) out.push(`  note: ${n}`)
+    } else if (s.id === 'sim-engine') {
+      if (s.clients.length > 0) out.push(textTable(clientHeader('units'), s.clients.map(clientRow)))
+      out.push('units: virtual time = virtual seconds (units/s is the speed-up); engine = tokens')
+      for (const n of notesOf(s.clients)) out.push(`  note: ${n}`)
     } else {
       if (s.rates.length > 0) out.push(textTable(LAG_HEADER, s.rates.map(lagRow)))
       for (const n of notesOf(s.rates)) out.push(`  note: ${n}`)

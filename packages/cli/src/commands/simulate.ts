@@ -5,15 +5,19 @@ import { SIMULATE_FLAGS, formatFlags } from '../options.ts'
 import type { Io } from '../io.ts'
 import { parseFlags } from './flags.ts'
 import { SIM_MODEL } from './rehearse.ts'
+import { simulateVirtualCommand } from './simulate-virtual.ts'
 
 export const SIMULATE_HELP = `loadmesh simulate [flags]
 
 Serves the LLM simulator standalone: an OpenAI-compatible server (chat/completions, completions,
 /v1/models, /health) with a configurable latency model. Runs until interrupted.
+With --virtual, runs a workload against the engine in virtual time instead (simulate --virtual --help).
 
 ${formatFlags(SIMULATE_FLAGS)}`
 
 export async function simulateCommand (argv: string[], io: Io): Promise<number> {
+  // --virtual: no server; a workload runs against the step engine in virtual time (simulate-virtual.ts).
+  if (argv.includes('--virtual')) return simulateVirtualCommand(argv, io)
   const v = await parseFlags(argv, SIMULATE_FLAGS)
   if (v.help === true) { io.stdout.write(SIMULATE_HELP + '\n'); return 0 }
   const port = Number((v.port as string | undefined) ?? '8000')
