@@ -6,6 +6,7 @@ import { simulateCommand } from './commands/simulate.ts'
 import { keygenCommand } from './commands/keygen.ts'
 import { agentCommand } from './commands/agent.ts'
 import { resultsCommand, statusCommand, stopCommand } from './commands/mesh-admin.ts'
+import { workloadCommand } from './commands/workload.ts'
 
 const HELP = `loadmesh: peer-to-peer load generation for OpenAI-compatible LLM APIs
 
@@ -13,6 +14,8 @@ Usage:
   loadmesh rehearse [flags]          simulated rehearsal: embedded simulator + one agent
   loadmesh run --target URL [flags] one agent against any OpenAI-compatible server
   loadmesh simulate --port P         serve the LLM simulator standalone
+  loadmesh workload fit LOG --out M  fit a workload model to a request log
+  loadmesh workload sample M -n N    sample requests from a workload model
 
 Mesh commands:
   loadmesh keygen --out FILE         write a swarm key for a private mesh
@@ -33,11 +36,12 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   agent: agentCommand,
   status: statusCommand,
   stop: stopCommand,
-  results: resultsCommand
+  results: resultsCommand,
+  workload: workloadCommand
 }
 
 /** Errors whose message is for the user (bad flags, specs, plan files): exit 2, no stack trace. */
-const USAGE_CODES = new Set(['ERR_USAGE', 'ERR_BAD_SPEC', 'ERR_BAD_DURATION', 'ERR_BAD_SLO', 'ERR_BAD_RUN_CONFIG', 'ERR_BAD_SWARM_KEY', 'ERR_BAD_IDENTITY', 'ERR_BAD_SEED', 'ERR_MESH_CONFIG', 'ERR_BAD_AGENT_OPTION'])
+const USAGE_CODES = new Set(['ERR_USAGE', 'ERR_BAD_SPEC', 'ERR_BAD_DURATION', 'ERR_BAD_SLO', 'ERR_BAD_RUN_CONFIG', 'ERR_BAD_SWARM_KEY', 'ERR_BAD_IDENTITY', 'ERR_BAD_SEED', 'ERR_MESH_CONFIG', 'ERR_BAD_AGENT_OPTION', 'ERR_BAD_LOG', 'ERR_BAD_MODEL'])
 
 export async function main (argv: string[], io: Io): Promise<number> {
   const [cmd, ...rest] = argv
