@@ -1,6 +1,7 @@
 import { fmtFixed, fmtGoal, fmtInt, fmtRatio, mdTable } from './format.ts'
 import type { BenchResults, CpuProbe, ReqPerSSuite, ScheduleLagSuite, SimEngineSuite, SseSuite, Suite } from './results.ts'
 import { LAG_GOAL_P99_MS, LAG_GOAL_RATE } from './suites/schedule-lag.ts'
+import { simulatorScaleSection } from './suites/simulator-scale.ts'
 import { clientHeader, clientRow, LAG_HEADER, lagRow, notesOf } from './summary-rows.ts'
 import { runNoise, takenShare } from './results.ts'
 
@@ -120,7 +121,7 @@ function roundsText(rounds: number, warmupS: number, durationS: number): string 
 function roundSpread(r: BenchResults): { ratio: number; name: string; suite: string } | null {
   let best: { ratio: number; name: string; suite: string } | null = null
   for (const s of r.suites) {
-    if (s.id === 'schedule-lag') continue
+    if (s.id === 'schedule-lag' || s.id === 'simulator-scale') continue
     for (const c of s.clients) {
       const v = c.rounds.filter((x) => x > 0)
       if (v.length < 2) continue
@@ -135,6 +136,7 @@ function suiteSection(s: Suite): string[] {
   if (s.id === 'req-per-s') return reqSection(s)
   if (s.id === 'sse') return sseSection(s)
   if (s.id === 'sim-engine') return simEngineSection(s)
+  if (s.id === 'simulator-scale') return simulatorScaleSection(s, 5)
   return lagSection(s)
 }
 

@@ -136,7 +136,44 @@ export interface SimEngineSuite extends SuiteBase {
   clients: ClientMeasurement[]
 }
 
-export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite | SimEngineSuite
+/** One row of the simulator-scale suite: N streams held open on the simulator (or the bare frame writer). */
+export interface SimulatorScaleRow {
+  name: string
+  target: 'simulator' | 'raw'
+  status: Status
+  note: string | null
+  streams: number
+  itl_ms: number
+  tokens_per_chunk: number
+  offered_tokens_per_s: number
+  /** Streams that got their first token and stayed open to the end. */
+  held: number | null
+  lost: number | null
+  open_s: number | null
+  tokens_per_s: number | null
+  /** Tokens over the server's own CPU time (from its /metrics). */
+  tokens_per_cpu_s: number | null
+  writes_per_cpu_s: number | null
+  server_cpu_util: number | null
+  /** (RSS or heap with every stream open - with none), both after a forced GC, over the streams. */
+  rss_kib_per_stream: number | null
+  heap_kib_per_stream: number | null
+  event_loop_lag_p99_ms: number | null
+  event_loop_lag_max_ms: number | null
+  backpressure: number | null
+  client_cpu_util: number | null
+  client_events_per_s: number | null
+  core_usage: CoreUsage | null
+}
+
+export interface SimulatorScaleSuite extends SuiteBase {
+  id: 'simulator-scale'
+  warmup_s: number
+  duration_s: number
+  rows: SimulatorScaleRow[]
+}
+
+export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite | SimEngineSuite | SimulatorScaleSuite
 
 export interface BenchResults {
   schema: typeof RESULTS_SCHEMA
@@ -170,7 +207,7 @@ export function checkResultsShape(x: unknown): string[] {
   x.suites.forEach((s: unknown, i) => {
     const where = `results.suites[${i}]`
     if (!obj(s)) { problems.push(`${where}: not an object`); return }
-    if (!['req-per-s', 'sse', 'schedule-lag', 'sim-engine'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
+    if (!['req-per-s', 'sse', 'schedule-lag', 'sim-engine', 'simulator-scale'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
     if (!['ok', 'skipped', 'failed'].includes(s.status as string)) problems.push(`${where}.status: ${JSON.stringify(s.status)}`)
     const probes = s.cpu_probe
     const probeOk = (v: unknown): boolean => v === null || (obj(v) && typeof v.lost_fraction === 'number' && typeof v.max_gap_ms === 'number')
@@ -187,6 +224,9 @@ export function checkResultsShape(x: unknown): string[] {
         })
       }
       if (s.id !== 'sim-engine' && (!obj(s.ratios) || !Object.values(s.ratios).every(numOrNull))) problems.push(`${where}.ratios: not numbers or null`)
+    }
+    if (s.id === 'simulator-scale' && (!Array.isArray(s.rows) || !s.rows.every((r: unknown) => obj(r) && typeof r.streams === 'number' && numOrNull(r.tokens_per_cpu_s)))) {
+      problems.push(`${where}.rows: not a list of rows with streams and tokens_per_cpu_s`)
     }
     if (s.id === 'schedule-lag') {
       if (!Array.isArray(s.rates)) problems.push(`${where}.rates: not an array`)
@@ -217,6 +257,7 @@ export function failedSuite(id: Suite['id'], message: string): Suite {
     }
   }
   if (id === 'sim-engine') return { ...base, id, profile: 'n/a', workload: 'n/a', streams: 0, replicas: 0, clients: [] }
+  if (id === 'simulator-scale') return { ...base, id, rows: [] }
   return { ...base, id, max_in_flight: 0, rates: [] }
 }
 
@@ -250,7 +291,7 @@ export function runNoise(suites: Suite[]): Noise {
     probe(s.cpu_probe.core0)
     probe(s.cpu_probe.core1)
     if (s.id === 'schedule-lag') for (const r of s.rates) probe(r.cpu_probe)
-    const usages = s.id === 'schedule-lag' ? s.rates.map((x) => x.core_usage) : s.clients.map((c) => c.core_usage)
+    const usages = s.id === 'schedule-lag' ? s.rates.map((x) => x.core_usage) : s.id === 'simulator-scale' ? s.rows.map((x) => x.core_usage) : s.clients.map((c) => c.core_usage)
     for (const u of usages) {
       for (const v of [takenShare(u, 0), takenShare(u, 1)]) if (v !== null) taken = Math.max(taken ?? 0, v)
     }

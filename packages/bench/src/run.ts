@@ -19,6 +19,7 @@ import { runReqPerSSuite } from './suites/req-per-s.ts'
 import { runScheduleLagSuite } from './suites/schedule-lag.ts'
 import { runSseSuite } from './suites/sse.ts'
 import { runSimEngineSuite } from './suites/sim-engine.ts'
+import { runSimulatorScaleSuite } from './suites/simulator-scale.ts'
 import { renderTerminalSummary } from './terminal-table.ts'
 import { detectTools, INSTALL_HINT, toolVersion } from './tools.ts'
 
@@ -26,7 +27,8 @@ const SUITES: Record<SuiteName, (ctx: BenchContext) => Promise<Suite>> = {
   'req-per-s': runReqPerSSuite,
   sse: runSseSuite,
   'schedule-lag': runScheduleLagSuite,
-  'sim-engine': runSimEngineSuite
+  'sim-engine': runSimEngineSuite,
+  'simulator-scale': runSimulatorScaleSuite
 }
 
 let args: ReturnType<typeof parseBenchArgs>

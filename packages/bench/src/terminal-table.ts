@@ -1,6 +1,7 @@
 import { describeProbe, fmtGoal, fmtRatio, textTable } from './format.ts'
 import type { BenchResults } from './results.ts'
 import { clientHeader, clientRow, LAG_HEADER, lagRow, notesOf } from './summary-rows.ts'
+import { simulatorScaleText } from './suites/simulator-scale.ts'
 
 /** The readable summary printed at the end of a run. */
 export function renderTerminalSummary(r: BenchResults): string {
@@ -25,6 +26,8 @@ export function renderTerminalSummary(r: BenchResults): string {
       if (s.clients.length > 0) out.push(textTable(clientHeader('units'), s.clients.map(clientRow)))
       out.push('units: virtual time = virtual seconds (units/s is the speed-up); engine = tokens')
       for (const n of notesOf(s.clients)) out.push(`  note: ${n}`)
+    } else if (s.id === 'simulator-scale') {
+      out.push(...simulatorScaleText(s))
     } else {
       if (s.rates.length > 0) out.push(textTable(LAG_HEADER, s.rates.map(lagRow)))
       for (const n of notesOf(s.rates)) out.push(`  note: ${n}`)

@@ -1,26 +1,46 @@
 import type { Clock, Timer } from '@loadmesh/clock'
-import type { Engine, SimRequest, TokenSink } from './engine.ts'
+import { DeadlineHeap } from './deadline-heap.ts'
+import type { HeapItem } from './deadline-heap.ts'
+import type { Engine, EngineFault, EngineStats, SimError, SimRequest, TokenSink } from './engine.ts'
 import type { LatencyModel } from './latency-model.ts'
 import { SimulatorConfigError } from './errors.ts'
+
+/** vLLM's max_model_len for the Llama 3.1 family: what the fixed engine accepts unless told otherwise. */
+export const DEFAULT_MAX_MODEL_LEN = 131_072
 
 export interface FixedEngineOptions {
   clock: Clock
   latency: LatencyModel
-  /** Tokens released per timer (the server's tokens per chunk); 1 = one timer per token. */
+  /** Tokens released per emission (the server's tokens per chunk); 1 = every token on its own. */
   tokensPerEmit?: number
+  /** Largest prompt + output accepted; default 131072. */
+  maxModelLen?: number
 }
 
-interface Job {
-  req: SimRequest
-  sink: TokenSink
+class Job implements HeapItem {
+  /** When the next emission is due (absolute clock ms): the deadline of token `cursor`. */
+  at = 0
+  readonly tie: number
+  heapIndex = -1
+  readonly req: SimRequest
+  readonly sink: TokenSink
   /** Tokens already handed to the sink. */
-  emitted: number
-  /** Highest token index whose deadline is known, and that deadline (absolute clock ms). */
-  cursor: number
+  emitted = 0
+  /** Highest token index whose deadline is known, and that deadline. */
+  cursor = 0
   cursorAt: number
   /** ITL drawn for token cursor + 1 but not yet applied (NaN: none). */
-  peek: number
-  timer: Timer | undefined
+  peek = Number.NaN
+  /** When the first token (or, for prefill-only requests, the end of the prefill) went out. */
+  firstAt = Number.NaN
+  done = false
+
+  constructor(req: SimRequest, sink: TokenSink, tie: number, ttftAt: number) {
+    this.req = req
+    this.sink = sink
+    this.tie = tie
+    this.cursorAt = ttftAt
+  }
 }
 
 /**
@@ -29,8 +49,15 @@ interface Job {
  * sampled ITL after the previous emission actually happened, as in a server whose next decode step
  * starts when the previous one ends. So an observed gap is never shorter than the sampled ITL: the
  * simulator's own timer lateness adds to it, it never borrows from the next gap (which would make
- * a fixed 10 ms ITL show up as 9.5 ms and 10.5 ms alternately). One timer per request is pending
- * at any time (one per group of `tokensPerEmit` tokens, not one per token).
+ * a fixed 10 ms ITL show up as 9.5 ms and 10.5 ms alternately).
+ *
+ * Every request's next emission sits in one deadline heap and a single clock timer is armed for
+ * the earliest, so the cost is a heap operation per emission: no timer and no promise per token or
+ * per request, whatever the number of open streams.
+ *
+ * Faults: a brownout multiplies the latencies drawn while it lasts; a stall holds every emission
+ * due before its end (later gaps count from the release); a crash fails everything in flight with
+ * 503 and refuses new requests until its restart window is over.
  */
 export function createFixedEngine(opts: FixedEngineOptions): Engine {
   const { clock, latency } = opts
@@ -38,31 +65,88 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
   if (!Number.isInteger(group) || group < 1) {
     throw new SimulatorConfigError(`fixed engine: tokensPerEmit must be a positive integer, got ${String(opts.tokensPerEmit)}`)
   }
-  const jobs = new Set<Job>()
+  const maxLen = opts.maxModelLen ?? DEFAULT_MAX_MODEL_LEN
+  if (!Number.isInteger(maxLen) || maxLen < 2) {
+    throw new SimulatorConfigError(`fixed engine: maxModelLen must be an integer >= 2, got ${String(opts.maxModelLen)}`)
+  }
+  const heap = new DeadlineHeap<Job>()
+  let active = 0
   let running = false
+  let seq = 0
+  let timer: Timer | undefined
+  let armedAt = Number.POSITIVE_INFINITY
+  let firing = false
+  let brownoutFactor = 1
+  let brownoutUntil = Number.NEGATIVE_INFINITY
+  let stallUntil = Number.NEGATIVE_INFINITY
+  let downUntil = Number.NEGATIVE_INFINITY
+  const counters = { promptTokens: 0, generationTokens: 0 }
+  /** Jobs in flight, for stop() and crashes (the heap holds them too, but not while one is being released). */
+  const jobs = new Set<Job>()
+
+  const scaled = (ms: number): number => (clock.now() < brownoutUntil ? ms * brownoutFactor : ms)
 
   const advance = (job: Job): void => {
-    const gap = Number.isNaN(job.peek) ? latency.itlMs(job.req, job.cursor + 1) : job.peek
+    const gap = Number.isNaN(job.peek) ? scaled(latency.itlMs(job.req, job.cursor + 1)) : job.peek
     job.peek = Number.NaN
     job.cursor++
     job.cursorAt += gap
   }
 
+  /** Works out the deadline of the job's next group and puts it in the heap. */
   const schedule = (job: Job): void => {
     const last = Math.min(job.emitted + group, job.req.outputTokens) - 1
     while (job.cursor < last) advance(job)
-    job.timer = clock.setTimer(() => { fire(job) }, job.cursorAt - clock.now())
+    job.at = job.cursorAt
+    heap.push(job)
   }
 
-  const fire = (job: Job): void => {
-    job.timer = undefined
-    // The timer stands for the group ending at `cursor`; it is released even if the timer fired a
-    // fraction of a millisecond early (setTimeout granularity).
-    const now = clock.now()
+  const arm = (): void => {
+    if (firing) return
+    const top = heap.peek()
+    if (top === undefined) {
+      timer?.cancel()
+      timer = undefined
+      armedAt = Number.POSITIVE_INFINITY
+      return
+    }
+    const at = Math.max(top.at, stallUntil)
+    // An earlier timer fires anyway and re-arms; only an earlier deadline needs a new one.
+    if (timer !== undefined && armedAt <= at) return
+    timer?.cancel()
+    armedAt = at
+    timer = clock.setTimer(onTimer, at - clock.now())
+  }
+
+  const finish = (job: Job, now: number): void => {
+    job.done = true
+    jobs.delete(job)
+    active--
+    const first = Number.isNaN(job.firstAt) ? now : job.firstAt
+    job.sink.onDone(job.req.finishReason, {
+      queueMs: 0,
+      prefillMs: first - job.req.arrivalAt,
+      decodeMs: now - first,
+      cachedPromptTokens: 0,
+      preemptions: 0,
+      replica: 0
+    })
+  }
+
+  /** Releases the job's due group (it was just popped from the heap). */
+  const release = (job: Job, now: number): void => {
     const n = job.req.outputTokens
+    if (Number.isNaN(job.firstAt)) {
+      job.firstAt = now
+      counters.promptTokens += job.req.promptTokens
+    }
+    if (n === 0) {
+      finish(job, now)
+      return
+    }
     // Tokens with a zero ITL come out in the same emission.
     while (job.cursor + 1 < n) {
-      if (Number.isNaN(job.peek)) job.peek = latency.itlMs(job.req, job.cursor + 1)
+      if (Number.isNaN(job.peek)) job.peek = scaled(latency.itlMs(job.req, job.cursor + 1))
       if (job.peek > 0) break
       advance(job)
     }
@@ -70,50 +154,131 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
     job.emitted = job.cursor + 1
     // The next step starts now: later deadlines count from the actual emission.
     if (now > job.cursorAt) job.cursorAt = now
+    counters.generationTokens += count
     job.sink.onTokens(count)
-    if (!jobs.has(job)) return // cancelled from inside the sink
-    if (job.emitted >= n) {
-      jobs.delete(job)
-      job.sink.onDone(job.req.finishReason)
-      return
+    if (job.done) return // cancelled from inside the sink
+    if (job.emitted >= n) finish(job, now)
+    else schedule(job)
+  }
+
+  const onTimer = (): void => {
+    timer = undefined
+    // The timer stands for the deadline it was armed for, even if it fired a fraction of a
+    // millisecond early (setTimeout granularity).
+    const due = Math.max(clock.now(), armedAt)
+    armedAt = Number.POSITIVE_INFINITY
+    firing = true
+    try {
+      const now = clock.now()
+      if (due < stallUntil) return
+      for (let top = heap.peek(); top !== undefined && top.at <= due; top = heap.peek()) {
+        heap.pop()
+        release(top, now)
+      }
+    } finally {
+      firing = false
+      arm()
     }
-    schedule(job)
+  }
+
+  const unavailable = (message: string, retryAfterS?: number): SimError =>
+    ({ status: 503, type: 'service_unavailable', message, code: null, ...(retryAfterS === undefined ? {} : { retryAfterS }) })
+
+  const failAll = (err: SimError): void => {
+    const all = [...jobs]
+    jobs.clear()
+    heap.clear()
+    active = 0
+    for (const job of all) {
+      job.done = true
+      job.sink.onError(err)
+    }
   }
 
   return {
     submit(req, sink) {
       if (!running) {
-        sink.onError({ status: 503, type: 'service_unavailable', message: 'simulator engine is not running', code: null })
+        sink.onError(unavailable('simulator engine is not running'))
         return () => {}
       }
-      if (!(Number.isInteger(req.outputTokens) && req.outputTokens >= 1)) {
-        throw new SimulatorConfigError(`fixed engine: request ${req.id} outputTokens must be a positive integer, got ${req.outputTokens}`)
+      const generation = req.endpoint === '/v1/chat/completions' || req.endpoint === '/v1/completions'
+      if (!(Number.isInteger(req.outputTokens) && req.outputTokens >= (generation ? 1 : 0))) {
+        throw new SimulatorConfigError(`fixed engine: request ${req.id} outputTokens must be an integer >= ${generation ? 1 : 0} for ${req.endpoint}, got ${req.outputTokens}`)
       }
-      const job: Job = {
-        req,
-        sink,
-        emitted: 0,
-        cursor: 0,
-        cursorAt: req.arrivalAt + latency.ttftMs(req),
-        peek: Number.NaN,
-        timer: undefined
+      const now = clock.now()
+      if (now < downUntil) {
+        sink.onError(unavailable(`replica 0 crashed; it restarts in ${Math.round(downUntil - now)} ms`, Math.max(1, Math.ceil((downUntil - now) / 1000))))
+        return () => {}
       }
+      const job = new Job(req, sink, seq++, req.arrivalAt + scaled(latency.ttftMs(req)))
       jobs.add(job)
+      active++
       schedule(job)
+      arm()
       return () => {
-        if (jobs.delete(job)) job.timer?.cancel()
+        if (job.done) return
+        job.done = true
+        jobs.delete(job)
+        active--
+        heap.remove(job)
+        arm()
       }
     },
     start() { running = true },
     stop() {
       running = false
-      const all = [...jobs]
-      jobs.clear()
-      for (const job of all) {
-        job.timer?.cancel()
-        job.sink.onError({ status: 503, type: 'service_unavailable', message: 'simulator is shutting down', code: null })
+      timer?.cancel()
+      timer = undefined
+      armedAt = Number.POSITIVE_INFINITY
+      failAll(unavailable('simulator is shutting down'))
+    },
+    active: () => active,
+    stats(): EngineStats {
+      const up = clock.now() >= downUntil
+      return {
+        running: active,
+        waiting: 0,
+        kvCacheUsage: 0,
+        preemptions: 0,
+        prefixCacheQueries: 0,
+        prefixCacheHits: 0,
+        promptTokens: counters.promptTokens,
+        generationTokens: counters.generationTokens,
+        replicas: [{ up, running: active, waiting: 0, kvCacheUsage: 0 }]
       }
     },
-    active: () => jobs.size
+    inject(fault: EngineFault) {
+      const now = clock.now()
+      const kind = (fault as { kind?: unknown }).kind
+      if (fault.kind === 'brownout') {
+        if (!(fault.factor > 0 && Number.isFinite(fault.factor))) throw new SimulatorConfigError(`fixed engine fault brownout: factor must be a positive number, got ${String(fault.factor)}`)
+        if (!(fault.durationMs >= 0 && Number.isFinite(fault.durationMs))) throw new SimulatorConfigError(`fixed engine fault brownout: durationMs must be >= 0 (0 = until replaced), got ${String(fault.durationMs)}`)
+        brownoutFactor = fault.factor
+        brownoutUntil = fault.durationMs === 0 ? Number.POSITIVE_INFINITY : now + fault.durationMs
+        return
+      }
+      if (fault.kind === 'stall') {
+        if (!(fault.durationMs > 0 && Number.isFinite(fault.durationMs))) throw new SimulatorConfigError(`fixed engine fault stall: durationMs must be a positive number, got ${String(fault.durationMs)}`)
+        if (fault.replica !== undefined && fault.replica !== 0) throw new SimulatorConfigError(`fixed engine fault stall: the fixed engine has one replica (0), got replica ${String(fault.replica)}`)
+        stallUntil = Math.max(stallUntil, now + fault.durationMs)
+        // The armed timer may be due before the stall ends: move it.
+        timer?.cancel()
+        timer = undefined
+        armedAt = Number.POSITIVE_INFINITY
+        arm()
+        return
+      }
+      if (fault.kind === 'crash') {
+        if (fault.replica !== 0) throw new SimulatorConfigError(`fixed engine fault crash: the fixed engine has one replica (0), got replica ${String(fault.replica)}`)
+        if (!(fault.restartMs >= 0 && Number.isFinite(fault.restartMs))) throw new SimulatorConfigError(`fixed engine fault crash: restartMs must be >= 0, got ${String(fault.restartMs)}`)
+        downUntil = now + fault.restartMs
+        stallUntil = Number.NEGATIVE_INFINITY
+        failAll(unavailable(`replica 0 crashed; it restarts in ${Math.round(fault.restartMs)} ms`, Math.max(1, Math.ceil(fault.restartMs / 1000))))
+        arm()
+        return
+      }
+      throw new SimulatorConfigError(`fixed engine fault: unknown kind ${JSON.stringify(kind)} (valid: brownout, stall, crash)`)
+    },
+    maxModelLen: () => maxLen
   }
 }

@@ -20,14 +20,25 @@ export interface StreamFramer {
    * vLLM send it; it carries no token.
    */
   tokens(from: number, n: number): string
-  /** Finish chunk, then the usage chunk (`choices: []`) when asked for, then `data: [DONE]`. */
-  finish(reason: FinishReason, completionTokens: number): string
+  /**
+   * Tokens [from, from + n) in ONE chunk, whatever `tokensPerChunk` says: what a server sends when its
+   * client fell behind and the outputs waiting for it were merged (vLLM does the same).
+   */
+  merged(from: number, n: number): string
+  /**
+   * Finish chunk, then the usage chunk (`choices: []`) when asked for, then `data: [DONE]`.
+   * `cachedTokens`, when known, becomes usage.prompt_tokens_details.cached_tokens.
+   */
+  finish(reason: FinishReason, completionTokens: number, cachedTokens?: number): string
+  /** True when every frame is ASCII, so a frame's byte length is its string length. */
+  readonly ascii: boolean
   /** An error after the stream started: vLLM's `data: {"error": ...}` frame, then `data: [DONE]`. */
   error(err: SimError): string
 }
 
-const usage = (prompt: number, completion: number): string =>
-  `{"prompt_tokens":${prompt},"completion_tokens":${completion},"total_tokens":${prompt + completion}}`
+const usage = (prompt: number, completion: number, cached: number | undefined): string =>
+  `{"prompt_tokens":${prompt},"completion_tokens":${completion},"total_tokens":${prompt + completion}` +
+  (cached === undefined ? '}' : `,"prompt_tokens_details":{"cached_tokens":${cached}}}`)
 
 /**
  * Chunks are assembled from a pre-serialised head and tail per response, so a token costs a few string
@@ -43,6 +54,8 @@ export function createStreamFramer(meta: ResponseMeta, includeUsage: boolean, to
   const roleChunk = head + '{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}' + tail
 
   return {
+    // The words are ASCII; only the id and the model name (echoed from the request) may not be.
+    ascii: /^[\x00-\x7f]*$/.test(head),
     tokens(from, n) {
       let s = chat && from === 0 ? roleChunk : ''
       for (let i = 0; i < n; i += tokensPerChunk) {
@@ -51,12 +64,15 @@ export function createStreamFramer(meta: ResponseMeta, includeUsage: boolean, to
       }
       return s
     },
-    finish(reason, completionTokens) {
+    merged(from, n) {
+      return (chat && from === 0 ? roleChunk : '') + head + open + meta.text.jsonChunk(meta.origin, from, n) + close + tail
+    },
+    finish(reason, completionTokens, cachedTokens) {
       const last = chat
         ? `{"index":0,"delta":{},"logprobs":null,"finish_reason":"${reason}"}`
         : `{"index":0,"text":"","logprobs":null,"finish_reason":"${reason}"}`
       let s = head + last + tail
-      if (includeUsage) s += head + '],"usage":' + usage(meta.promptTokens, completionTokens) + '}\n\n'
+      if (includeUsage) s += head + '],"usage":' + usage(meta.promptTokens, completionTokens, cachedTokens) + '}\n\n'
       return s + 'data: [DONE]\n\n'
     },
     error(err) {
@@ -67,7 +83,7 @@ export function createStreamFramer(meta: ResponseMeta, includeUsage: boolean, to
 }
 
 /** The whole non-streamed response body. */
-export function completeResponse(meta: ResponseMeta, reason: FinishReason, completionTokens: number): string {
+export function completeResponse(meta: ResponseMeta, reason: FinishReason, completionTokens: number, cachedTokens?: number): string {
   const content = meta.text.text(meta.origin, completionTokens)
   const choice = meta.endpoint === '/v1/chat/completions'
     ? { index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: reason }
@@ -81,7 +97,8 @@ export function completeResponse(meta: ResponseMeta, reason: FinishReason, compl
     usage: {
       prompt_tokens: meta.promptTokens,
       completion_tokens: completionTokens,
-      total_tokens: meta.promptTokens + completionTokens
+      total_tokens: meta.promptTokens + completionTokens,
+      ...(cachedTokens === undefined ? {} : { prompt_tokens_details: { cached_tokens: cachedTokens } })
     }
   })
 }

@@ -17,6 +17,11 @@ export interface GenerationRequest {
    * message below what a real server reports.
    */
   promptTokens: number
+  /**
+   * The prompt as one text, for prefix-cache keys (built only when asked): chat message contents
+   * joined by newlines, the completion prompt, or token ids joined by spaces.
+   */
+  promptText(): string
 }
 
 type Obj = Record<string, unknown>
@@ -85,6 +90,22 @@ function completionPromptTokens(body: Obj, countTokens: (text: string) => number
   bad('prompt', "Invalid type for 'prompt': expected a string, an array of token ids, or an array with one of those.", 'invalid_type')
 }
 
+function chatText(body: Obj): string {
+  let s = ''
+  for (const m of body.messages as Obj[]) {
+    const c = m.content
+    if (typeof c === 'string') s += `${String(m.role)}: ${c}\n`
+    else if (Array.isArray(c)) for (const part of c) if (isObj(part) && typeof part.text === 'string') s += `${String(m.role)}: ${part.text}\n`
+  }
+  return s
+}
+
+function completionText(body: Obj): string {
+  const p = body.prompt
+  const one = (x: unknown): string => (typeof x === 'string' ? x : Array.isArray(x) ? x.join(' ') : '')
+  return Array.isArray(p) && p.length === 1 && !Number.isInteger(p[0]) ? one(p[0]) : one(p)
+}
+
 /** Parses and validates a request body; throws ApiRequestError (400) with OpenAI's wording and codes. */
 export function parseGenerationRequest(
   endpoint: SimEndpoint,
@@ -98,6 +119,7 @@ export function parseGenerationRequest(
     bad(null, `We could not parse the JSON body of your request (${endpoint}): ${(err as Error).message}`, null)
   }
   if (!isObj(body)) bad(null, `The body of ${endpoint} must be a JSON object.`, 'invalid_type')
+  const obj: Obj = body
 
   const model = body.model
   if (model !== undefined && model !== null && typeof model !== 'string') {
@@ -124,6 +146,7 @@ export function parseGenerationRequest(
     includeUsage: stream && includeUsage,
     maxTokens,
     ignoreEos,
-    promptTokens
+    promptTokens,
+    promptText: () => (endpoint === '/v1/chat/completions' ? chatText(obj) : completionText(obj))
   }
 }

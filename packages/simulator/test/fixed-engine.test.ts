@@ -100,7 +100,7 @@ test('a late timer delays that emission, and later tokens count their ITL from i
   assert.deepEqual(rec.done.map((d) => d.at), [215])
 })
 
-test('tokensPerEmit groups tokens: one timer per group, released at the group\'s last deadline', () => {
+test('tokensPerEmit groups tokens, released at the group\'s last deadline', () => {
   const clock = createManualClock()
   const engine = createFixedEngine({ clock, latency: constant(100, 10), tokensPerEmit: 4 })
   engine.start()
@@ -111,17 +111,26 @@ test('tokensPerEmit groups tokens: one timer per group, released at the group\'s
   assert.deepEqual(rec.emits, [{ at: 130, n: 4 }, { at: 170, n: 4 }, { at: 190, n: 2 }])
 })
 
-test('one pending timer per active request, never one per token', () => {
+test('one pending clock timer for the whole engine, never one per request or per token', () => {
   const clock = createManualClock()
   const engine = createFixedEngine({ clock, latency: constant(20, 5) })
   engine.start()
-  for (let i = 0; i < 50; i++) engine.submit(request(100, 0, `r${i}`), recorder(clock).sink)
-  assert.equal(clock.pending(), 50)
+  const recs = Array.from({ length: 50 }, () => recorder(clock))
+  // Staggered arrivals, so the streams' deadlines interleave.
+  recs.forEach((r, i) => { engine.submit(request(100, i * 0.3, `r${i}`), r.sink) })
+  assert.equal(clock.pending(), 1)
   clock.advance(200)
-  assert.equal(clock.pending(), 50)
+  assert.equal(clock.pending(), 1)
   assert.equal(engine.active(), 50)
   clock.runAll()
   assert.equal(engine.active(), 0)
+  assert.equal(clock.pending(), 0)
+  // Each stream still sees its own exact schedule.
+  recs.forEach((r, i) => {
+    assert.equal(r.emits.length, 100)
+    assert.equal(r.emits[0].at, 20 + i * 0.3)
+    assert.equal(r.done[0].at, 20 + i * 0.3 + 99 * 5)
+  })
 })
 
 test('cancel stops the request: no further sink calls and no timer left', () => {
@@ -171,12 +180,100 @@ test('stop fails in-flight requests with 503 and clears timers; submit before st
   assert.equal(engine.active(), 0)
 })
 
-test('rejects bad tokensPerEmit and non-positive outputTokens', () => {
+test('rejects bad tokensPerEmit, bad maxModelLen and a generation request without output', () => {
   const clock = createManualClock()
   assert.throws(() => createFixedEngine({ clock, latency: constant(1, 1), tokensPerEmit: 0 }), { code: 'ERR_BAD_SIM_CONFIG' })
+  assert.throws(() => createFixedEngine({ clock, latency: constant(1, 1), maxModelLen: 1.5 }), { code: 'ERR_BAD_SIM_CONFIG', message: /maxModelLen/ })
   const engine = createFixedEngine({ clock, latency: constant(1, 1) })
   engine.start()
   assert.throws(() => engine.submit(request(0), recorder(clock).sink), { code: 'ERR_BAD_SIM_CONFIG', message: /r1.*outputTokens/ })
+  assert.equal(engine.maxModelLen(), 131072)
+  assert.equal(createFixedEngine({ clock, latency: constant(1, 1), maxModelLen: 4096 }).maxModelLen(), 4096)
+})
+
+test('prefill-only requests (embeddings) finish after the TTFT with no tokens and report timings', () => {
+  const clock = createManualClock()
+  const engine = createFixedEngine({ clock, latency: constant(40, 10) })
+  engine.start()
+  const timings: unknown[] = []
+  const rec = recorder(clock)
+  const sink: TokenSink = { ...rec.sink, onDone: (reason, t) => { rec.done.push({ at: clock.now(), reason }); timings.push(t) } }
+  engine.submit({ ...request(0), endpoint: '/v1/embeddings', finishReason: 'stop' }, sink)
+  clock.runAll()
+  assert.deepEqual(rec.emits, [])
+  assert.deepEqual(rec.done, [{ at: 40, reason: 'stop' }])
+  assert.deepEqual(timings, [{ queueMs: 0, prefillMs: 40, decodeMs: 0, cachedPromptTokens: 0, preemptions: 0, replica: 0 }])
+})
+
+test('stats: running requests and the prompt and generation tokens served', () => {
+  const clock = createManualClock()
+  const engine = createFixedEngine({ clock, latency: constant(10, 10) })
+  engine.start()
+  engine.submit(request(5, 0, 'a'), recorder(clock).sink)
+  engine.submit(request(3, 0, 'b'), recorder(clock).sink)
+  clock.advance(15)
+  const s = engine.stats()
+  assert.equal(s.running, 2)
+  assert.equal(s.waiting, 0)
+  assert.equal(s.promptTokens, 20)
+  assert.equal(s.generationTokens, 2)
+  assert.deepEqual(s.replicas, [{ up: true, running: 2, waiting: 0, kvCacheUsage: 0 }])
+  clock.runAll()
+  assert.equal(engine.stats().running, 0)
+  assert.equal(engine.stats().generationTokens, 8)
+})
+
+test('brownout multiplies the latencies drawn while it lasts', () => {
+  const clock = createManualClock()
+  const engine = createFixedEngine({ clock, latency: constant(100, 10) })
+  engine.start()
+  engine.inject({ kind: 'brownout', factor: 3, durationMs: 350 })
+  const rec = recorder(clock)
+  engine.submit(request(6), rec.sink)
+  clock.runAll()
+  // TTFT 300; ITLs 30 while the window lasts (draws at 300 and 330), 10 after it (from 360 on).
+  assert.deepEqual(rec.emits.map((e) => e.at), [300, 330, 360, 370, 380, 390])
+})
+
+test('a stall holds every emission due before its end; later gaps count from the release', () => {
+  const clock = createManualClock()
+  const engine = createFixedEngine({ clock, latency: constant(10, 10) })
+  engine.start()
+  const rec = recorder(clock)
+  engine.submit(request(6), rec.sink)
+  clock.advance(25) // tokens at 10 and 20
+  engine.inject({ kind: 'stall', durationMs: 100 })
+  clock.runAll()
+  assert.deepEqual(rec.emits.map((e) => e.at), [10, 20, 125, 135, 145, 155])
+  assert.throws(() => engine.inject({ kind: 'stall', durationMs: 5, replica: 1 }), { code: 'ERR_BAD_SIM_CONFIG', message: /replica/ })
+})
+
+test('a crash fails in-flight requests with 503 and refuses new ones until the restart', () => {
+  const clock = createManualClock()
+  const engine = createFixedEngine({ clock, latency: constant(10, 10) })
+  engine.start()
+  const a = recorder(clock)
+  engine.submit(request(100), a.sink)
+  clock.advance(50)
+  engine.inject({ kind: 'crash', replica: 0, restartMs: 2500 })
+  assert.equal(a.errors.length, 1)
+  assert.equal(a.errors[0].status, 503)
+  assert.equal(a.errors[0].retryAfterS, 3)
+  assert.equal(engine.active(), 0)
+  assert.equal(clock.pending(), 0)
+  assert.equal(engine.stats().replicas[0].up, false)
+  const refused = recorder(clock)
+  engine.submit(request(3, clock.now()), refused.sink)
+  assert.equal(refused.errors[0]?.status, 503)
+  assert.match(refused.errors[0].message, /restarts in 2500 ms/)
+  clock.advance(2500)
+  const b = recorder(clock)
+  engine.submit(request(3, clock.now()), b.sink)
+  clock.runAll()
+  assert.equal(b.emits.length, 3)
+  assert.equal(b.done.length, 1)
+  assert.throws(() => engine.inject({ kind: 'crash', replica: 2, restartMs: 1 }), { code: 'ERR_BAD_SIM_CONFIG' })
+  assert.throws(() => engine.inject({ kind: 'brownout', factor: 0, durationMs: 1 }), { code: 'ERR_BAD_SIM_CONFIG', message: /factor/ })
 })
 
 test('property: emissions follow the prefix sums of the sampled latencies, for any group size', () => {

@@ -81,8 +81,8 @@ test('streamed chat: role chunk, one chunk per token, finish chunk, usage chunk,
     assert.equal(countTokens(text), 5)
     assert.deepEqual(chunks[6].choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'length' }])
     assert.deepEqual(chunks[7].choices, [])
-    assert.deepEqual(chunks[7].usage, { prompt_tokens: chatPromptTokens, completion_tokens: 5, total_tokens: chatPromptTokens + 5 })
-    assert.deepEqual(s.sim.stats(), { requests: 1, active: 0, tokens: 5, errors: 0, cancelled: 0 })
+    assert.deepEqual(chunks[7].usage, { prompt_tokens: chatPromptTokens, completion_tokens: 5, total_tokens: chatPromptTokens + 5, prompt_tokens_details: { cached_tokens: 0 } })
+    assert.deepEqual(s.sim.stats(), { requests: 1, active: 0, tokens: 5, errors: 0, cancelled: 0, faults: 0 })
   } finally { await s.close() }
 })
 
@@ -127,14 +127,14 @@ test('non-streamed chat and completions carry the full text and exact usage', as
     assert.equal(choice.finish_reason, 'length')
     assert.equal(choice.logprobs, null)
     assert.equal(countTokens(choice.message.content), 300, 'every simulated word is one token')
-    assert.deepEqual(chat.usage, { prompt_tokens: chatPromptTokens, completion_tokens: 300, total_tokens: chatPromptTokens + 300 })
+    assert.deepEqual(chat.usage, { prompt_tokens: chatPromptTokens, completion_tokens: 300, total_tokens: chatPromptTokens + 300, prompt_tokens_details: { cached_tokens: 0 } })
 
     const prompt = 'The quick brown fox jumps over the lazy dog. '.repeat(20)
     const cmpl = await (await post(s.url, '/v1/completions', { model: 'm1', prompt, max_tokens: 3 })).json() as Json
     assert.equal(cmpl.object, 'text_completion')
     assert.equal(countTokens(cmpl.choices[0].text), 3)
     assert.equal(cmpl.choices[0].finish_reason, 'length')
-    assert.deepEqual(cmpl.usage, { prompt_tokens: countTokens(prompt), completion_tokens: 3, total_tokens: countTokens(prompt) + 3 })
+    assert.deepEqual(cmpl.usage, { prompt_tokens: countTokens(prompt), completion_tokens: 3, total_tokens: countTokens(prompt) + 3, prompt_tokens_details: { cached_tokens: 0 } })
   } finally { await s.close() }
 })
 
@@ -290,7 +290,10 @@ test('a custom engine plugs in: admission errors become HTTP statuses, later one
       },
       start() {},
       stop() {},
-      active: () => active
+      active: () => active,
+      stats: () => ({ running: active, waiting: 0, kvCacheUsage: 0, preemptions: 0, prefixCacheQueries: 0, prefixCacheHits: 0, promptTokens: 0, generationTokens: 0, replicas: [{ up: true, running: active, waiting: 0, kvCacheUsage: 0 }] }),
+      inject() {},
+      maxModelLen: () => 4096
     }
   }
   const s = await manual({ engine })

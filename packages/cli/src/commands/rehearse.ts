@@ -1,6 +1,5 @@
-import { parseDurationSpec } from '@loadmesh/workload'
 import { startSimulatorProcess } from '../sim-process.ts'
-import { RUN_FLAGS, REHEARSE_FLAGS, COMMON_FLAGS, formatFlags } from '../options.ts'
+import { RUN_FLAGS, REHEARSE_FLAGS, SIM_ENGINE_FLAGS, COMMON_FLAGS, formatFlags } from '../options.ts'
 import { runConfigFromFlags } from '../run-config-from-flags.ts'
 import type { Io } from '../io.ts'
 import { parseFlags } from './flags.ts'
@@ -15,6 +14,7 @@ import { startAgentProcess } from '../mesh/agent-processes.ts'
 import type { AgentProcess } from '../mesh/agent-processes.ts'
 import { connectMesh, waitForAgents } from '../mesh/mesh-connect.ts'
 import { runOnMesh } from '../mesh/run-on-mesh.ts'
+import { simulatorSetupFromFlags } from './simulate.ts'
 
 const AGENTS_FLAG: FlagDoc = { name: 'agents', type: 'string', arg: 'N', help: 'N ≥ 2: a local mesh of N agent processes and a controller (default: one in-process agent)' }
 
@@ -22,32 +22,36 @@ export const REHEARSE_HELP = `loadmesh rehearse [flags]
 
 A fully simulated rehearsal: starts the LLM simulator (in its own process, on a free loopback port)
 and one agent against it, with the same flags as \`loadmesh run\` (--target is the simulator).
+A plan may set the simulator in a \`simulator:\` section (profile, replicas, faults, ...; docs/simulator.md).
 
-${formatFlags([AGENTS_FLAG, ...REHEARSE_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS])}`
+${formatFlags([AGENTS_FLAG, ...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS])}`
 
 export const SIM_MODEL = 'loadmesh-sim'
 
 export async function rehearseCommand (argv: string[], io: Io): Promise<number> {
-  const flags = [AGENTS_FLAG, ...REHEARSE_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS]
+  const flags = [AGENTS_FLAG, ...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS]
   const v = await parseFlags(argv, flags)
   if (v.help === true) { io.stdout.write(REHEARSE_HELP + '\n'); return 0 }
   const model = (v.model as string | undefined) ?? SIM_MODEL
-  const ttft = (v['sim-ttft'] as string | undefined) ?? '100ms'
-  const itl = (v['sim-itl'] as string | undefined) ?? '10ms'
   // Validate every flag before starting anything.
-  parseDurationSpec(ttft, '--sim-ttft')
-  parseDurationSpec(itl, '--sim-itl')
+  const setup = await simulatorSetupFromFlags(v)
   runConfigFromFlags(v, 'http://127.0.0.1:1', model)
   let agents = 0
   if (v.agents !== undefined) {
     agents = Number(v.agents)
     if (!Number.isInteger(agents) || agents < 2 || agents > 64) throw new UsageError(`--agents: "${String(v.agents)}" must be an integer from 2 to 64`, 'leave --agents out for a single in-process agent')
   }
-  const sim = await startSimulatorProcess(['--model', model, '--seed', (v.seed as string | undefined) ?? '1', '--sim-ttft', ttft, '--sim-itl', itl])
+  // The simulator process gets the same settings as flags (faults from a plan come as inline JSON).
+  const simArgs = ['--model', model, '--seed', (v.seed as string | undefined) ?? '1']
+  for (const f of [...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS]) {
+    const value = v[f.name]
+    if (typeof value === 'string') simArgs.push(`--${f.name}`, value)
+  }
+  const sim = await startSimulatorProcess(simArgs)
   const url = sim.url
   try {
     const config = runConfigFromFlags(v, url, model)
-    if (!v.quiet) io.stderr.write(`simulator on ${url} (ttft ${v['sim-ttft'] ?? '100ms'}, itl ${v['sim-itl'] ?? '10ms'}); rehearsal ${config.mode === 'open' ? `at ${config.rate} req/s` : `at concurrency ${config.concurrency}`} for ${config.duration_ms / 1000}s, seed ${config.seed}\n`)
+    if (!v.quiet) io.stderr.write(`simulator on ${url} (${setup.label}); rehearsal ${config.mode === 'open' ? `at ${config.rate} req/s` : `at concurrency ${config.concurrency}`} for ${config.duration_ms / 1000}s, seed ${config.seed}\n`)
     if (agents > 0) return await rehearseMesh(agents, config, v.out as string | undefined, v.quiet === true, v.json === true, io)
     return await executeRun({ config, out: v.out as string | undefined, quiet: v.quiet === true, json: v.json === true, io })
   } finally {
