@@ -4,14 +4,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Clock, Timer } from '@loadmesh/clock'
 import type { MeshLogger, MeshNode } from '@loadmesh/mesh'
 import {
-  createClockOffsets, createMembership, createPlanStore, createResultsStore, proposeEpochChange
+  createClockOffsets, createMembership, createPlanStore, createResultsStore, epochLeadMs, intervalAt, proposeEpochChange, scheduleFor
 } from '@loadmesh/mesh-state'
 import type { ClockOffsets, Membership, PlanStatus, PlanStore, ResultsStore } from '@loadmesh/mesh-state'
 import {
-  decodeEnvelope, decodeReconcileRequest, decodeReconcileResponse, encodeEnvelope, encodeReconcileRequest,
-  encodeReconcileResponse, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, RECONCILE_PROTOCOL, windowToWire
+  decodeCommand, decodeEnvelope, decodeReconcileRequest, decodeReconcileResponse, encodeEnvelope, encodeReconcileRequest,
+  encodeReconcileResponse, LIMITS, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, reconcileProtocol, windowToWire
 } from '@loadmesh/protocol'
-import type { ClockEcho, Command, CommandBody, Envelope, Heartbeat, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
+import type { ClockEcho, Command, CommandBody, Envelope, Heartbeat, Member, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
 import { validateRunConfig } from './run-config.ts'
 import type { RunConfig } from './run-config.ts'
 import { createMeshRun } from './mesh-run.ts'
@@ -76,6 +76,12 @@ export interface MemberStatus {
   failed: number
   dropped: number
   loop_delay_p99_ms: number
+  /** Its self-declared --max-rate, 0 when none. */
+  max_rate: number
+  /** The run it refused (as its heartbeat says) while that run is the current plan, else null. */
+  refused: { run_id: string; reason: string } | null
+  /** Why it is not carrying its full share right now ("refused run …", "capped: …"), else null. */
+  note: string | null
 }
 
 export interface MeshAgentStats {
@@ -180,6 +186,12 @@ class MeshAgentImpl implements MeshAgent {
   private cursor = 0
   private lastSent = { at: 0, sent: 0, rate: 0 }
   private readonly refusedRuns = new Set<string>()
+  private lastRefusal: { run_id: string; reason: string } | null = null
+  /** Signed commands received or issued, per run (bounded): what a reconcile hands a late joiner. */
+  private readonly signedByRun = new Map<string, Map<string, SignedCommand>>()
+  /** Plans seen, per run (bounded): the report needs a finished run's duration and SLO. */
+  private readonly plansByRun = new Map<string, RunPlan>()
+  private readonly reconcileId: string
   /** Signed commands this peer issued since its last plan (what it re-announces to newcomers). */
   private readonly issued: SignedCommand[] = []
   private readonly waiters = new Set<(err: Error) => void>()
@@ -205,6 +217,7 @@ class MeshAgentImpl implements MeshAgent {
     this.planStore = createPlanStore({ clock: o.clock, mesh: o.meshName })
     this.store = createResultsStore()
     this.offsets = createClockOffsets({ selfId: this.peerId })
+    this.reconcileId = reconcileProtocol(o.meshName)
   }
 
   async start(): Promise<void> {
@@ -217,7 +230,7 @@ class MeshAgentImpl implements MeshAgent {
     this.unsubs.push(this.node.subscribe('state', (from, bytes) => this.onState(from, bytes)))
     this.unsubs.push(this.node.subscribe('control', (from, bytes) => { void this.onControl(from, bytes) }))
     this.unsubs.push(this.node.subscribe('results', (from, bytes) => this.onResults(from, bytes)))
-    this.unsubs.push(this.node.handleStream(RECONCILE_PROTOCOL, async (from, bytes) => this.onReconcileRequest(from, bytes), {
+    this.unsubs.push(this.node.handleStream(this.reconcileId, async (from, bytes) => this.onReconcileRequest(from, bytes), {
       maxRequestBytes: MAX_RECONCILE_REQUEST_BYTES,
       maxResponseBytes: MAX_RECONCILE_RESPONSE_BYTES
     }))
@@ -317,6 +330,7 @@ class MeshAgentImpl implements MeshAgent {
     if (!v.ok) { this.reject(v.reason, { from }); return }
     if (!this.running) return
     this.counts.commandsIn++
+    this.keepSigned(v.command, env.body.command)
     this.apply(v.command)
   }
 
@@ -324,6 +338,9 @@ class MeshAgentImpl implements MeshAgent {
     const env = this.decode(bytes, 'results', from)
     if (env === null) return
     if (env.body.type !== 'results') { this.reject('wrong-topic', { topic: 'results', from }); return }
+    // Gossip is signed by its origin, and an agent publishes only its own windows: a delta for
+    // another peer is a forgery (or a bug) that would overwrite that peer's results.
+    if (env.body.results.peer_id !== from) { this.reject('spoofed-results', { from, claimed: env.body.results.peer_id }); return }
     this.counts.resultsIn++
     const summary = this.store.putDelta(env.body.results)
     if (summary.rejected > 0) {
@@ -347,7 +364,8 @@ class MeshAgentImpl implements MeshAgent {
         peer_id: p,
         windows: this.store.peerWindows(runId, p).map(windowToWire),
         live: this.members.member(p)?.state !== 'dead'
-      }))
+      })),
+      ...(r.value.commands === true ? { commands: [...(this.signedByRun.get(runId)?.values() ?? [])] } : {})
     })
   }
 
@@ -358,6 +376,7 @@ class MeshAgentImpl implements MeshAgent {
     const signed = await signCommand(this.node, command)
     if (body.type === 'plan') this.issued.length = 0
     this.issued.push(signed)
+    this.keepSigned(command, signed)
     this.apply(command)
     await this.publish('control', { mesh: this.o.meshName, body: { type: 'command', command: signed } })
     this.counts.commandsOut++
@@ -375,6 +394,15 @@ class MeshAgentImpl implements MeshAgent {
     for (const command of this.issued) {
       this.publish('control', { mesh: this.o.meshName, body: { type: 'command', command } }).catch((err: unknown) => this.publishFailed(err))
     }
+  }
+
+  /** Remembers a verified command's signed bytes (and a plan) under its run, for reconcile answers and reports. */
+  private keepSigned(command: Command, signed: SignedCommand): void {
+    const runId = runOf(command)
+    if (command.body.type === 'plan') bounded(this.plansByRun, runId, command.body.plan)
+    let held = this.signedByRun.get(runId)
+    if (held === undefined) bounded(this.signedByRun, runId, (held = new Map()))
+    if (held.size < LIMITS.commandsPerResponse) held.set(command.id, signed)
   }
 
   /** A command whose signature and issuer were checked (or one we issued). */
@@ -421,6 +449,7 @@ class MeshAgentImpl implements MeshAgent {
         this.refusedRuns.add(plan.run_id)
         this.refusals.push({ run_id: plan.run_id, reason })
       }
+      this.lastRefusal = { run_id: plan.run_id, reason }
       this.log?.warn({ run_id: plan.run_id, reason }, 'mesh agent: run refused')
       return null
     }
@@ -453,12 +482,40 @@ class MeshAgentImpl implements MeshAgent {
       this.after(warmFor, () => this.maybeProposeEpoch())
       return
     }
+    const live = this.members.loadMembers()
+    // Epochs start on a heartbeat boundary a measured lead ahead (offsets and round trips), and a
+    // change that only loses members starts when everyone agrees they died: the takeover costs
+    // the detection time and little more.
     const e = proposeEpochChange({
-      run_id: cur.run_id, timeline: cur.epochs, live: this.members.loadMembers(), nowRelMs: cur.elapsed_ms, durationMs: cur.duration_ms
+      run_id: cur.run_id,
+      timeline: cur.epochs,
+      live,
+      nowRelMs: cur.elapsed_ms,
+      durationMs: cur.duration_ms,
+      alignMs: Math.max(1, Math.round(this.heartbeatMs)),
+      marginMs: epochLeadMs(this.offsets.all()),
+      agreedDeathMs: this.agreedDeathMs(cur.epochs.latest?.members ?? [], live, cur.start_wall_ms)
     })
     if (e === null) return
     this.log?.info({ run_id: e.run_id, epoch: e.epoch, start_ms: e.start_ms, members: e.members.length }, 'mesh agent: proposing epoch')
     this.issue({ type: 'epoch', epoch: e }).catch((err: unknown) => this.publishFailed(err))
+  }
+
+  /**
+   * When every peer declares the members of `epoch` missing from `live` dead (plan-relative ms):
+   * from their last heartbeats' own wall clocks, which every survivor holds alike. Undefined when
+   * one of them was never heard.
+   */
+  private agreedDeathMs(epoch: readonly Member[], live: readonly Member[], startWallMs: number): number | undefined {
+    const liveIds = new Set(live.map((m) => m.peer_id))
+    let last = Number.NEGATIVE_INFINITY
+    for (const m of epoch) {
+      if (liveIds.has(m.peer_id)) continue
+      const hb = this.members.member(m.peer_id)?.heartbeat
+      if (hb === undefined) return undefined
+      last = Math.max(last, hb.wall_ms)
+    }
+    return Number.isFinite(last) ? last - startWallMs + (this.o.deadAfterMs ?? 5000) : undefined
   }
 
   // ---- periodic ------------------------------------------------------------------------------
@@ -518,6 +575,12 @@ class MeshAgentImpl implements MeshAgent {
       max_rate: this.o.maxRate ?? 0,
       listen_addrs: this.node.addresses().filter((a) => a.length <= 256).slice(0, 32),
       echo
+    }
+    // Said while the refused run is the current plan: the controller shows why this agent is idle.
+    const refusal = this.lastRefusal
+    if (refusal !== null && this.planStore.current()?.run_id === refusal.run_id) {
+      hb.refused_run_id = refusal.run_id
+      hb.refused_reason = refusal.reason.slice(0, LIMITS.reasonChars)
     }
     this.members.onHeartbeat(hb)
     this.counts.heartbeatsOut++
@@ -584,18 +647,23 @@ class MeshAgentImpl implements MeshAgent {
     // One request per (responder, peer): each answer is one frame holding one peer's windows, so a
     // long run never needs a single huge response.
     const peersToAsk = [...known]
+    const commands: SignedCommand[] = []
     await Promise.all(live.map(async (responder) => {
       let ok = true
       const asks = peersToAsk.length > 0 ? peersToAsk.map((p) => [p]) : [[]]
-      await Promise.all(asks.map(async (peers) => {
+      await Promise.all(asks.map(async (peers, k) => {
         try {
-          const bytes = await this.node.request(responder, RECONCILE_PROTOCOL, encodeReconcileRequest({ run_id: runId, peers }), {
+          // The first ask also fetches the run's signed commands: a peer that joined after the run
+          // learns its plan and epochs (each peer's share, the rebalances) from them.
+          const request = encodeReconcileRequest({ run_id: runId, peers, ...(k === 0 ? { commands: true } : {}) })
+          const bytes = await this.node.request(responder, this.reconcileId, request, {
             timeoutMs, maxResponseBytes: MAX_RECONCILE_RESPONSE_BYTES
           })
           const r = decodeReconcileResponse(bytes)
           if (!r.ok) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder}: ${r.reason}`)
           if (r.value.run_id !== runId) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder} is for run ${r.value.run_id}`)
           this.store.putReconcile(r.value)
+          if (r.value.commands !== undefined) commands.push(...r.value.commands)
         } catch (err) {
           if (ok) failed.push({ peer_id: responder, error: (err as Error).message })
           ok = false
@@ -603,15 +671,34 @@ class MeshAgentImpl implements MeshAgent {
       }))
       if (ok) answered.push(responder)
     }))
+    await this.adoptReconciled(runId, commands)
+    const cur = this.planStore.current()
     return buildMeshReport({
       runId,
       selfId: this.peerId,
       results: this.store,
-      timeline,
+      timeline: this.planStore.timeline(runId),
       livePeers: this.members.live().map((m) => m.peer_id),
       clockOffsets: this.offsets.all(),
-      reconcile: { answered: answered.sort(), failed }
+      reconcile: { answered: answered.sort(), failed },
+      plan: this.plansByRun.get(runId) ?? (cur?.run_id === runId ? cur.plan : null)
     })
+  }
+
+  /**
+   * Commands a reconcile brought, checked exactly like gossip. Epochs, stops and aborts of the run
+   * are adopted (they only describe it); a plan is only remembered for the report, never adopted,
+   * so reading an old run's results cannot make it this peer's current plan.
+   */
+  private async adoptReconciled(runId: string, commands: readonly SignedCommand[]): Promise<void> {
+    for (const signed of commands) {
+      const peek = decodeCommand(signed.payload)
+      if (!peek.ok || runOf(peek.value) !== runId || this.signedByRun.get(runId)?.has(peek.value.id) === true) continue
+      const v = await verifyCommand(signed, this.o.meshName, this.controllers)
+      if (!v.ok) { this.reject(`reconcile-${v.reason}`, { run_id: runId }); continue }
+      this.keepSigned(v.command, signed)
+      if (v.command.body.type !== 'plan') this.apply(v.command)
+    }
   }
 
   // ---- controller ------------------------------------------------------------------------------
@@ -651,7 +738,34 @@ class MeshAgentImpl implements MeshAgent {
   }
 
   status(): MemberStatus[] {
-    return this.members.members().map((m) => ({
+    const cur = this.planStore.current()
+    const active = cur !== null && (cur.state === 'pending' || cur.state === 'running')
+    const schedules = new Map<string, number>()
+    const rateOf = (peer: string): number => {
+      if (!active || cur === null) return 0
+      let r = schedules.get(peer)
+      if (r === undefined) {
+        r = intervalAt(scheduleFor(cur.plan, cur.epochs, peer), Math.max(0, cur.elapsed_ms))?.rate ?? 0
+        schedules.set(peer, r)
+      }
+      return r
+    }
+    return this.members.members().map((m) => {
+      const hb = m.heartbeat
+      const refused = cur !== null && hb.refused_run_id !== undefined && hb.refused_run_id === cur.run_id
+        ? { run_id: hb.refused_run_id, reason: hb.refused_reason ?? '' }
+        : null
+      let note: string | null = null
+      if (refused !== null) note = `refused run ${refused.run_id}: ${refused.reason}`
+      else if (m.role === 'agent' && hb.max_rate > 0 && rateOf(m.peer_id) > hb.max_rate) {
+        note = `capped: share ${rateOf(m.peer_id).toFixed(1)} req/s over --max-rate ${hb.max_rate}; the rest is dropped and counted`
+      }
+      return { ...this.memberStatus(m), max_rate: hb.max_rate, refused, note }
+    })
+  }
+
+  private memberStatus(m: ReturnType<Membership['members']>[number]): Omit<MemberStatus, 'max_rate' | 'refused' | 'note'> {
+    return ({
       peer_id: m.peer_id,
       role: m.role,
       state: m.state,
@@ -667,7 +781,7 @@ class MeshAgentImpl implements MeshAgent {
       failed: m.heartbeat.failed,
       dropped: m.heartbeat.dropped,
       loop_delay_p99_ms: m.heartbeat.loop_delay_p99_ms
-    }))
+    })
   }
 
   waitForRun(runId: string, options: { timeoutMs?: number } = {}): Promise<PlanStatus> {
@@ -711,3 +825,14 @@ class MeshAgentImpl implements MeshAgent {
   }
 }
 
+/** The run a command is about. */
+function runOf(c: Command): string {
+  const b = c.body
+  return b.type === 'plan' ? b.plan.run_id : b.type === 'stop' ? b.stop.run_id : b.type === 'abort' ? b.abort.run_id : b.epoch.run_id
+}
+
+/** Sets `key` in a map that keeps the 16 most recently added runs. */
+function bounded<V>(map: Map<string, V>, key: string, value: V): void {
+  if (!map.has(key) && map.size >= 16) map.delete(map.keys().next().value as string)
+  map.set(key, value)
+}

@@ -1,9 +1,10 @@
-import { summarize, metricScale, addCounters, emptyCounters } from '@loadmesh/metrics'
-import type { Counters, Summary } from '@loadmesh/metrics'
+import { summarize, metricScale, addCounters, emptyCounters, checkSloGate, goodput } from '@loadmesh/metrics'
+import type { Counters, Goodput, Slo, Summary } from '@loadmesh/metrics'
 import { LATENCY_METRICS } from '@loadmesh/report'
 import type { LatencyMetric } from '@loadmesh/report'
 import { computeShares } from '@loadmesh/mesh-state'
 import type { Coverage, EpochTimeline, PeerClockOffset, Rebalance, ResultsStore } from '@loadmesh/mesh-state'
+import type { RunPlan } from '@loadmesh/protocol'
 
 /**
  * The mesh-wide result of a run, built from the merged results CRDT. buildReport (report package)
@@ -25,7 +26,16 @@ export interface MeshReport {
     errors: Record<string, number>
   }
   tokens: { input_total: number; output_total: number }
+  /** The plan's duration (all stages), ms; null when the plan is not known to the builder. */
+  planned_duration_ms: number | null
   latency_ms: Record<LatencyMetric, Summary>
+  /**
+   * Requests that met the run's SLO (counted by every agent with the plan's --slo), over the
+   * planned duration; as the local report's goodput.
+   */
+  goodput: Goodput
+  /** The run's --slo checked on the merged result, as the local report does; null without an SLO. */
+  slo_gate: { pass: boolean; percentile: string; reasons: string[] } | null
   /** Merged counters, as summed over every (peer, window). */
   counters: Counters
   agents: MeshReportAgent[]
@@ -56,6 +66,8 @@ export interface BuildMeshReportInput {
   livePeers: readonly string[]
   clockOffsets: PeerClockOffset[]
   reconcile: MeshReport['reconcile']
+  /** The run's plan, when known: its duration bounds the expected windows, its config gives the SLO. */
+  plan?: RunPlan | null
 }
 
 export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
@@ -63,9 +75,12 @@ export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
   const c = merged.counters
   const latency = {} as Record<LatencyMetric, Summary>
   for (const m of LATENCY_METRICS) latency[m] = summarize(merged.histograms[m], { scale: metricScale(m) })
+  const plan = i.plan ?? null
+  const durationMs = plan === null ? null : plan.stages.reduce((sum, st) => sum + st.duration_ms, 0)
   const members = new Set<string>()
   for (const e of i.timeline.epochs) for (const m of e.members) members.add(m.peer_id)
-  const coverage: Coverage = i.results.coverage(i.runId, { peers: [...members], livePeers: i.livePeers })
+  const span = expectedWindows(i, durationMs, merged.last_index === null ? 0 : merged.last_index + 1)
+  const coverage: Coverage = i.results.coverage(i.runId, { peers: [...members], livePeers: i.livePeers, ...span })
   const peers = new Set<string>([...members, ...i.results.peers(i.runId)])
   const agents: MeshReportAgent[] = [...peers].sort().map((peer) => {
     const windows = i.results.peerWindows(i.runId, peer)
@@ -88,8 +103,7 @@ export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
       live: pc?.live ?? null
     }
   })
-  // Coverage counts a dead peer's windows only up to its last one, so its death would not show;
-  // the report says it, with the windows that were kept.
+  // Coverage names a dead peer's missing windows; this also says what of it was kept.
   const notes: string[] = []
   for (const a of agents) {
     if (a.live !== false || a.epochs.length === 0) continue
@@ -99,6 +113,12 @@ export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
       : `peer ${a.peer_id} (dead) windows ${ws[0].index}-${ws[ws.length - 1].index} kept`)
   }
   const coverageText = [coverage.text, ...notes].join('; ')
+  const slo = sloOf(plan)
+  let gate: MeshReport['slo_gate'] = null
+  if (slo !== null) {
+    const g = checkSloGate(slo, { counters: c, histograms: merged.histograms })
+    gate = { pass: g.pass, percentile: g.percentile, reasons: g.reasons }
+  }
   return {
     schema: 'loadmesh.mesh-report/v1',
     run_id: i.runId,
@@ -113,7 +133,10 @@ export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
       errors: { ...c.errors }
     },
     tokens: { input_total: c.input_tokens, output_total: c.output_tokens },
+    planned_duration_ms: durationMs,
     latency_ms: latency,
+    goodput: goodput(c, durationMs === null ? 0 : durationMs / 1000, slo ?? undefined),
+    slo_gate: gate,
     counters: c,
     agents,
     coverage: { text: coverageText, complete: coverage.complete, expected: coverage.expected, present: coverage.present, missing: coverage.missing },
@@ -121,4 +144,56 @@ export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
     clock_offsets: i.clockOffsets,
     reconcile: i.reconcile
   }
+}
+
+/**
+ * Which windows each peer owes: from the window its first epoch starts in, to the one where the
+ * first later epoch without it starts (its share moved to others) or the plan ends, and never past
+ * the newest window anyone holds (a stopped run ends early). A dead peer therefore owes the windows
+ * between its last publication and the takeover: those are named missing. Without epochs or a
+ * plan, the store's defaults apply (live peers up to the newest window, dead ones up to their own).
+ */
+function expectedWindows(i: BuildMeshReportInput, durationMs: number | null, runUntil: number): { expectedFrom?: Record<string, number>; expectedUntil?: Record<string, number> } {
+  const epochs = i.timeline.epochs
+  if (epochs.length === 0 || durationMs === null) return {}
+  const windowMs = windowLength(i)
+  const from: Record<string, number> = {}
+  const until: Record<string, number> = {}
+  const ids = new Set(epochs.flatMap((e) => e.members.map((m) => m.peer_id)))
+  for (const peer of ids) {
+    const first = epochs.findIndex((e) => e.members.some((m) => m.peer_id === peer))
+    let last = first
+    for (let k = first; k < epochs.length; k++) if (epochs[k].members.some((m) => m.peer_id === peer)) last = k
+    const endMs = last + 1 < epochs.length ? Math.min(durationMs, epochs[last + 1].start_ms) : durationMs
+    from[peer] = Math.floor(Math.max(0, epochs[first].start_ms) / windowMs)
+    until[peer] = Math.min(Math.ceil(endMs / windowMs), runUntil)
+  }
+  return { expectedFrom: from, expectedUntil: until }
+}
+
+function windowLength(i: BuildMeshReportInput): number {
+  for (const peer of i.results.peers(i.runId)) {
+    const w = i.results.peerWindows(i.runId, peer)[0]
+    if (w !== undefined && w.duration_ms > 0) return w.duration_ms
+  }
+  return 1000
+}
+
+/** The run's SLO from the plan's config, or null (no plan, no SLO, or a config this peer cannot read). */
+function sloOf(plan: RunPlan | null): Slo | null {
+  if (plan === null) return null
+  let raw: unknown
+  try {
+    raw = (JSON.parse(plan.config_json) as { slo?: unknown }).slo
+  } catch {
+    return null
+  }
+  if (raw === null || typeof raw !== 'object') return null
+  // Only the known bounds, and only sane ones: the config came over the wire.
+  const slo: Slo = {}
+  for (const k of ['ttft_ms', 'tpot_ms', 'e2e_ms', 'itl_ms'] as const) {
+    const v = (raw as Record<string, unknown>)[k]
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) slo[k] = v
+  }
+  return Object.keys(slo).length > 0 ? slo : null
 }

@@ -1,14 +1,16 @@
 import type { Clock, Timer } from '@loadmesh/clock'
-import { createArrivalProcess, createLengthSampler, createPromptFactory, createRng, countTokens } from '@loadmesh/workload'
+import { createArrivalProcess, createRng, countTokens } from '@loadmesh/workload'
 import type { Rng } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { RunRecorder } from '@loadmesh/metrics'
 import { createInjector, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
-import type { Injector, RequestSpec } from '@loadmesh/injector'
+import type { Injector } from '@loadmesh/injector'
 import { scheduleFor } from '@loadmesh/mesh-state'
 import type { EpochTimeline, ScheduleInterval } from '@loadmesh/mesh-state'
 import type { RunPlan } from '@loadmesh/protocol'
 import type { RunConfig } from './run-config.ts'
+import { createRequestSource, loadWorkloadSync } from './request-source.ts'
+import type { PlannedRequest, RequestSource } from './request-source.ts'
 
 /**
  * One agent's execution of one plan: the intervals scheduleFor gives it, each an open or closed
@@ -91,7 +93,7 @@ class MeshRunImpl implements MeshRun {
   private readonly clock: Clock
   private readonly injector: Injector
   private readonly rng: Rng
-  private readonly nextRequest: () => RequestSpec
+  private readonly source: RequestSource
   private readonly durationMs: number
   private schedule: ScheduleInterval[] = []
   private readonly loops = new Map<string, Loop>()
@@ -113,10 +115,15 @@ class MeshRunImpl implements MeshRun {
     this.durationMs = o.plan.stages.reduce((s, st) => s + st.duration_ms, 0)
     // Wall T0 mapped once onto the monotonic clock; everything after is monotonic.
     this.t0 = this.clock.now() + (o.plan.start_wall_ms - this.clock.wallNow())
-    const recorder = createRunRecorder({ startAt: this.t0, windowMs: 1000, slo: o.config.slo })
+    const c = o.config
+    // Each agent draws its own request shapes: same plan seed, a stream per peer. A replayed log
+    // or a model is read here, before T0 (the plan arrives seconds ahead).
+    this.rng = createRng(o.plan.seed)
+    this.source = createRequestSource(c, this.rng.split(`requests:${o.selfId}`), loadWorkloadSync(c))
+    // Breakdowns are local-only for now: window snapshots (the mesh wire format) carry none.
+    const recorder = createRunRecorder({ startAt: this.t0, windowMs: 1000, slo: o.config.slo, breakdown: this.source.breakdown })
     this.recorder = recorder
     this.donePromise = new Promise((resolve) => { this.resolveDone = resolve })
-    const c = o.config
     this.injector = createInjector({
       baseUrl: c.target,
       model: c.model,
@@ -133,25 +140,6 @@ class MeshRunImpl implements MeshRun {
     // Plans arrive seconds before T0: open keep-alive connections now, so connection setup does
     // not land on the first scheduled requests as schedule lag. Failures show up in the run.
     if (this.t0 - this.clock.now() > 200) void this.injector.warmup(Math.min(c.connections, 8), Math.min(5000, this.t0 - this.clock.now()))
-    // Each agent draws its own request shapes: same plan seed, a stream per peer.
-    this.rng = createRng(o.plan.seed)
-    const mine = this.rng.split(`requests:${o.selfId}`)
-    const inputLen = createLengthSampler(c.input_tokens, mine.split('input_tokens'))
-    const outputLen = createLengthSampler(c.output_tokens, mine.split('output_tokens'))
-    const prompts = createPromptFactory(mine.split('prompts'))
-    const extraBody = c.ignore_eos ? { ignore_eos: true } : undefined
-    this.nextRequest = () => {
-      const inputTokens = inputLen.sample()
-      return {
-        endpoint: c.endpoint,
-        prompt: prompts.make(inputTokens),
-        inputTokens,
-        maxTokens: outputLen.sample(),
-        stream: c.stream,
-        includeUsage: true,
-        extraBody
-      }
-    }
   }
 
   update(timeline: EpochTimeline): void {
@@ -242,20 +230,27 @@ class MeshRunImpl implements MeshRun {
     const rec = this.recorder
     const startAt = this.t0 + startRel
     const durationMs = iv.to_ms - startRel
+    // Replay and model runs bring their own arrivals (the agent's records of the log, or the
+    // model at its share of the rate); each arrival then has its own request.
+    const plan = iv.mode === 'open' && this.source.ownArrivals
+      ? this.source.arrivals({ fromMs: startRel, toMs: iv.to_ms, rng: this.rng.split(iv.seed_label as string), share: iv.share })
+      : null
     const send = async (intendedAt: number): Promise<void> => {
       if (this.firstIntended === null) this.firstIntended = intendedAt
-      const result = await this.injector.send(this.nextRequest(), intendedAt)
+      const p: PlannedRequest = plan === null ? this.source.next() : plan.current()
+      const result = await this.injector.send(p.spec, intendedAt)
+      if (p.labels !== undefined) result.labels = p.labels
       if (!this.aborted) rec.record(result)
     }
     let promise: Promise<unknown>
     if (iv.mode === 'open') {
       const c = this.o.config
-      const arrivals = createArrivalProcess({ kind: c.arrival, rate: iv.rate, burstiness: c.burstiness }, this.rng.split(iv.seed_label as string))
+      const arrivals = plan !== null ? plan : createArrivalProcess({ kind: c.arrival, rate: iv.rate, burstiness: c.burstiness }, this.rng.split(iv.seed_label as string))
       // Thinning keeps the intended schedule (so the cap shows up as drops, not as a lower target)
       // and, for Poisson arrivals, leaves a Poisson process at the capped rate.
       const keep = this.o.maxRate !== undefined && this.o.maxRate > 0 && iv.rate > this.o.maxRate ? this.o.maxRate / iv.rate : 1
       let credit = 0
-      let first = c.arrival === 'constant'
+      let first = plan === null && c.arrival === 'constant'
       promise = runOpenLoop({
         clock: this.clock,
         startAt,

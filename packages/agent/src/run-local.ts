@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '@loadmesh/clock'
-import {
-  createRng, createArrivalProcess, createLengthSampler, createPromptFactory, countTokens, TOKENIZER
-} from '@loadmesh/workload'
+import { createRng, createArrivalProcess, countTokens, TOKENIZER } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { LiveView, RunRecorder } from '@loadmesh/metrics'
 import { createInjector, runOpenLoop, runClosedLoop } from '@loadmesh/injector'
-import type { RequestSpec } from '@loadmesh/injector'
 import { buildReport } from '@loadmesh/report'
 import type { Report } from '@loadmesh/report'
 import type { RunConfig } from './run-config.ts'
 import { createHealthMonitor } from './injector-health.ts'
 import type { InjectorHealth } from './injector-health.ts'
+import { createRequestSource, loadWorkload } from './request-source.ts'
+import type { LoadedWorkload, PlannedRequest } from './request-source.ts'
 
 export interface Progress {
   run_id: string
@@ -34,6 +33,8 @@ export interface RunLocalOptions {
   leadMs?: number
   /** Keep-alive connections opened before the first intended send (default 8; 0 = none). */
   warmupConnections?: number
+  /** The config's log or model, already read (else it is read here, before anything is sent). */
+  workload?: LoadedWorkload
 }
 
 /**
@@ -44,10 +45,8 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   const { clock } = opts
   const runId = opts.runId ?? randomUUID()
   const rng = createRng(config.seed)
-  const inputLen = createLengthSampler(config.input_tokens, rng.split('input_tokens'))
-  const outputLen = createLengthSampler(config.output_tokens, rng.split('output_tokens'))
-  const prompts = createPromptFactory(rng.split('prompts'))
-  const extraBody = config.ignore_eos ? { ignore_eos: true } : undefined
+  // The whole log or model is read and checked first: a run never starts on a half-read log.
+  const source = createRequestSource(config, rng, opts.workload !== undefined ? opts.workload : await loadWorkload(config))
 
   const health = createHealthMonitor()
   // `recorder` exists once the start time is known, after the warm-up; nothing is sent before.
@@ -69,25 +68,15 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   }
   const startedAt = clock.wallNow()
   const startAt = clock.now() + (opts.leadMs ?? 50)
-  const rec = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo })
+  const rec = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo, breakdown: source.breakdown })
   recorder = rec
 
-  const nextRequest = (): RequestSpec => {
-    const inputTokens = inputLen.sample()
-    return {
-      endpoint: config.endpoint,
-      prompt: prompts.make(inputTokens),
-      inputTokens,
-      maxTokens: outputLen.sample(),
-      stream: config.stream,
-      includeUsage: true,
-      extraBody
-    }
-  }
-  const fire = async (intendedAt: number): Promise<void> => {
-    const result = await injector.send(nextRequest(), intendedAt)
+  const send = async (p: PlannedRequest, intendedAt: number): Promise<void> => {
+    const result = await injector.send(p.spec, intendedAt)
+    if (p.labels !== undefined) result.labels = p.labels
     rec.record(result)
   }
+  const fire = (intendedAt: number): Promise<void> => send(source.next(), intendedAt)
 
   const progress = (): void => {
     if (opts.onProgress === undefined) return
@@ -104,7 +93,21 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
 
   health.start()
   try {
-    if (config.mode === 'open') {
+    if (config.mode === 'open' && source.ownArrivals) {
+      // Replay and model runs: the workload's own timeline, each arrival with its own request.
+      const plan = source.arrivals({ fromMs: 0, toMs: config.duration_ms, rng: rng.split('arrivals') })
+      await runOpenLoop({
+        clock,
+        startAt,
+        durationMs: config.duration_ms,
+        nextGapMs: () => plan.nextGapMs(),
+        maxInFlight: config.max_in_flight,
+        fire: (t) => send(plan.current(), t),
+        onScheduled: (t) => rec.onScheduled(t),
+        onDropped: (t) => rec.onDropped(t),
+        signal: opts.signal
+      })
+    } else if (config.mode === 'open') {
       const arrivals = createArrivalProcess(
         { kind: config.arrival, rate: config.rate as number, burstiness: config.burstiness },
         rng.split('arrivals')

@@ -1,7 +1,10 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { encodeCommand, encodeEnvelope, signingBytes } from '@loadmesh/protocol'
+import { createRunRecorder } from '@loadmesh/metrics'
+import { createMeshNode, loadOrCreateIdentity, parseSeeds } from '@loadmesh/mesh'
+import { systemClock } from '@loadmesh/clock'
+import { decodeReconcileResponse, encodeCommand, encodeEnvelope, encodeReconcileRequest, reconcileProtocol, signingBytes, windowToWire } from '@loadmesh/protocol'
 import type { Command, RunPlan } from '@loadmesh/protocol'
 import type { MeshNode } from '@loadmesh/mesh'
 import { MESH, createTestMesh, runConfig, waitFor } from './mesh-helpers.ts'
@@ -93,6 +96,52 @@ test('a plan whose target is outside its allow-list is refused, and the refusal 
   assert.equal(agent.currentRun(), null, 'nothing runs')
   // The plan itself was genuine: it is adopted (so a later stop applies), just not executed here.
   assert.equal(agent.plans().current()?.run_id, p.run_id)
+  // Its heartbeats say so: the controller shows why the agent is idle.
+  await waitFor(() => controller.status().some((m) => m.peer_id === agent.peerId && m.refused?.run_id === p.run_id), 'the controller sees the refusal')
+  const seen = controller.status().find((m) => m.peer_id === agent.peerId)
+  assert.match(seen?.refused?.reason ?? '', /http:\/\/127\.0\.0\.1:1/)
+  assert.match(seen?.note ?? '', new RegExp(`^refused run ${p.run_id}: `))
+})
+
+test('a results delta for another peer than its gossip sender is rejected and counted; its own is kept', async () => {
+  const rec = createRunRecorder({ startAt: 0, windowMs: 1000, slo: {} })
+  rec.onScheduled(10)
+  rec.onDropped(10)
+  const windows = rec.windows(5000).map(windowToWire)
+  const runId = randomUUID()
+  const before = agent.stats().resultsIn
+  // The stranger claims to publish the controller's windows: they would overwrite the controller's.
+  await stranger.publish('results', encodeEnvelope({ mesh: MESH, body: { type: 'results', results: { run_id: runId, peer_id: controller.peerId, windows } } }))
+  await waitFor(() => rejected('spoofed-results') === 1, 'spoofed delta counted')
+  assert.deepEqual(agent.results().peers(runId), [])
+  await stranger.publish('results', encodeEnvelope({ mesh: MESH, body: { type: 'results', results: { run_id: runId, peer_id: stranger.peerId, windows } } }))
+  await waitFor(() => agent.results().peers(runId).length === 1, 'own delta stored')
+  assert.deepEqual(agent.results().peers(runId), [stranger.peerId])
+  assert.equal(agent.stats().resultsIn, before + 1)
+})
+
+test('the reconcile protocol carries the mesh name: a peer of another mesh with the same swarm key gets no answer', async () => {
+  const other = createMeshNode({
+    listen: ['/ip4/127.0.0.1/tcp/0'], seeds: parseSeeds([mesh.seed()]), swarmKey: mesh.swarmKey,
+    privateKey: await loadOrCreateIdentity(`${process.env.TMPDIR ?? '/tmp'}/loadmesh-other-${randomUUID()}`),
+    meshName: 'other', clock: systemClock(), redialIntervalMs: 200
+  })
+  await other.start()
+  try {
+    const request = encodeReconcileRequest({ run_id: 'any', peers: [] })
+    // Its seed is the controller's node: connected (same swarm key), but in another mesh.
+    await waitFor(() => other.connectedPeers().includes(ctlNode.peerId), 'the other mesh\'s node is connected to the seed')
+    await assert.rejects(other.request(ctlNode.peerId, reconcileProtocol('other'), request, { timeoutMs: 5000 }), (err: Error) => {
+      assert.equal(err.name, 'RequestFailedError')
+      assert.match(err.message, /protocol/i)
+      return true
+    })
+    // The same request under this mesh's id is answered (the swarm key is the same, after all).
+    const r = decodeReconcileResponse(await other.request(ctlNode.peerId, reconcileProtocol(MESH), request, { timeoutMs: 5000 }))
+    assert.equal(r.ok && r.value.responder, ctlNode.peerId)
+  } finally {
+    await other.stop()
+  }
 })
 
 test('a genuine plan whose config_json is not a valid RunConfig is refused and counted', async () => {

@@ -74,7 +74,7 @@ export function runClosedLoop(o: ClosedLoopOptions): Promise<LoopResult> {
       // in flight means every worker has quit.
       if (done || inFlight > 0 || (!started && !stopped)) return
       done = true
-      waker.cancel()
+      waker.close()
       signal?.removeEventListener('abort', onAbort)
       resolve({ scheduled: fired, fired, dropped: 0 })
     }
@@ -85,7 +85,7 @@ export function runClosedLoop(o: ClosedLoopOptions): Promise<LoopResult> {
       const now = clock.now()
       for (let i = 0; i < o.concurrency && canFire(now); i++) launch(o.startAt)
       maybeDone()
-    })
+    }, { precise: false })
 
     function onAbort(): void {
       stopped = true

@@ -1,6 +1,7 @@
 export { createSseParser, SseProtocolError } from './sse-parser.ts'
 export type { SseEvent, SseParser, SseParserOptions } from './sse-parser.ts'
 export type { Endpoint, RequestSpec } from './request-spec.ts'
+export { ENDPOINTS, checkRequestSpec, isGenerative } from './request-spec.ts'
 export { createInjector, InjectorConfigError } from './injector.ts'
 export type { Injector, InjectorOptions, InjectorStats } from './injector.ts'
 export type { ErrorClass } from './error-classes.ts'

@@ -2,8 +2,10 @@ import type { Clock } from '@loadmesh/clock'
 import { emptyResult } from '@loadmesh/metrics'
 import type { RequestResult } from '@loadmesh/metrics'
 import { Pool } from 'undici'
+import { InjectorConfigError } from './injector-config-error.ts'
 import { createBodyEncoder } from './request-body.ts'
-import type { RequestSpec } from './request-spec.ts'
+import { checkRequestSpec, isGenerative } from './request-spec.ts'
+import type { Endpoint, RequestSpec } from './request-spec.ts'
 import { ResponseRecorder } from './response-recorder.ts'
 
 export interface InjectorOptions {
@@ -40,7 +42,9 @@ export interface Injector {
   /**
    * Sends one request and resolves with its result. Never rejects: every failure is a result with
    * `ok = false` and an `errorClass` (see error-classes.ts). `intendedAt` is the scheduled time the
-   * latency metrics are measured from.
+   * latency metrics are measured from. A spec that cannot be sent at all (unknown endpoint, or
+   * `stream` on embeddings / moderations) is a configuration mistake, not a request failure: it
+   * throws InjectorConfigError synchronously (see `checkRequestSpec`).
    */
   send(req: RequestSpec, intendedAt: number): Promise<RequestResult>
   /**
@@ -54,10 +58,7 @@ export interface Injector {
   stats(): InjectorStats
 }
 
-export class InjectorConfigError extends Error {
-  override name = 'InjectorConfigError'
-  readonly code = 'ERR_BAD_INJECTOR_CONFIG'
-}
+export { InjectorConfigError }
 
 /**
  * An OpenAI-compatible HTTP client built for measurement: one undici Pool of keep-alive sockets
@@ -85,9 +86,11 @@ export function createInjector(opts: InjectorOptions): Injector {
     throw new InjectorConfigError(`injector timeoutMs: ${opts.timeoutMs} must be a positive number`)
   }
   const prefix = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')
-  const paths = {
+  const paths: Record<Endpoint, string> = {
     '/v1/chat/completions': `${prefix}/v1/chat/completions`,
-    '/v1/completions': `${prefix}/v1/completions`
+    '/v1/completions': `${prefix}/v1/completions`,
+    '/v1/embeddings': `${prefix}/v1/embeddings`,
+    '/v1/moderations': `${prefix}/v1/moderations`
   }
   const clock = opts.clock
   const timeoutMs = opts.timeoutMs
@@ -118,6 +121,8 @@ export function createInjector(opts: InjectorOptions): Injector {
 
   return {
     send(req, intendedAt) {
+      const path = paths[req.endpoint] as string | undefined
+      if (path === undefined || (req.stream && !isGenerative(req.endpoint))) checkRequestSpec(req, 'injector send')
       const result = emptyResult(intendedAt, req.endpoint, req.stream)
       return new Promise<RequestResult>((resolve) => {
         const rec = new ResponseRecorder(clock, req, result, countTokens, (r) => {
@@ -142,7 +147,7 @@ export function createInjector(opts: InjectorOptions): Injector {
         rec.armTimeout(timeoutMs)
         try {
           pool.dispatch({
-            path: paths[req.endpoint] ?? `${prefix}${req.endpoint}`,
+            path: path as string,
             method: 'POST',
             headers: req.stream ? streamHeaders : plainHeaders,
             body

@@ -21,7 +21,10 @@ export interface OpenLoopOptions {
   onDropped?: (intendedAt: number) => void
   /** Stops scheduling; the loop still waits for in-flight requests. */
   signal?: AbortSignal
-  /** How long before a due time the loop stops sleeping on a timer and polls (default 2 ms). */
+  /**
+   * With a clock other than the system clock: how long before a due time the loop stops sleeping
+   * on a timer and polls (default 2 ms). The system clock uses a precise alarm instead (waker.ts).
+   */
   spinMs?: number
 }
 
@@ -54,7 +57,7 @@ export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
     let failure: Error | null = null
     let next = Number.NaN
 
-    const waker = createWaker(clock, tick, o.spinMs)
+    const waker = createWaker(clock, tick, { spinMs: o.spinMs })
 
     function gap(): number {
       const g = o.nextGapMs()
@@ -88,7 +91,7 @@ export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
     function maybeDone(): void {
       if (settledAll || scheduling || waitForEnd || inFlight > 0) return
       settledAll = true
-      waker.cancel()
+      waker.close()
       signal?.removeEventListener('abort', onAbort)
       if (failure !== null) reject(failure)
       else resolve({ scheduled, fired, dropped })

@@ -12,7 +12,8 @@ export interface BodyEncoder {
 
 interface Template {
   head: string
-  mid: string
+  /** Between the prompt and max_tokens; null for bodies without max_tokens. */
+  mid: string | null
   tail: string
 }
 
@@ -21,15 +22,17 @@ export function createBodyEncoder(model: string): BodyEncoder {
   const templates = new Map<string, Template>()
 
   function template(req: RequestSpec): Template {
-    const chat = req.endpoint === '/v1/chat/completions'
     const usage = req.stream && req.includeUsage
-    const key = `${chat ? 'c' : 'p'}${req.stream ? 's' : 'n'}${usage ? 'u' : ''}`
+    const key = `${req.endpoint}${req.stream ? 's' : 'n'}${usage ? 'u' : ''}`
     let t = templates.get(key)
     if (t === undefined) {
-      t = {
-        head: chat ? `{"model":${m},"messages":[{"role":"user","content":` : `{"model":${m},"prompt":`,
-        mid: chat ? '}],"max_tokens":' : ',"max_tokens":',
-        tail: `,"stream":${req.stream}${usage ? ',"stream_options":{"include_usage":true}' : ''}}`
+      const tail = `,"stream":${req.stream}${usage ? ',"stream_options":{"include_usage":true}' : ''}}`
+      if (req.endpoint === '/v1/chat/completions') {
+        t = { head: `{"model":${m},"messages":[{"role":"user","content":`, mid: '}],"max_tokens":', tail }
+      } else if (req.endpoint === '/v1/completions') {
+        t = { head: `{"model":${m},"prompt":`, mid: ',"max_tokens":', tail }
+      } else {
+        t = { head: `{"model":${m},"input":`, mid: null, tail: '}' }
       }
       templates.set(key, t)
     }
@@ -42,6 +45,7 @@ export function createBodyEncoder(model: string): BodyEncoder {
         return JSON.stringify({ ...bodyObject(model, req), ...req.extraBody })
       }
       const t = template(req)
+      if (t.mid === null) return t.head + JSON.stringify(req.prompt) + t.tail
       return t.head + JSON.stringify(req.prompt) + t.mid + JSON.stringify(req.maxTokens) + t.tail
     }
   }
@@ -49,6 +53,7 @@ export function createBodyEncoder(model: string): BodyEncoder {
 
 /** The body as an object: the definition the fast path must match. */
 export function bodyObject(model: string, req: RequestSpec): Record<string, unknown> {
+  if (req.endpoint === '/v1/embeddings' || req.endpoint === '/v1/moderations') return { model, input: req.prompt }
   const body: Record<string, unknown> = req.endpoint === '/v1/chat/completions'
     ? { model, messages: [{ role: 'user', content: req.prompt }], max_tokens: req.maxTokens, stream: req.stream }
     : { model, prompt: req.prompt, max_tokens: req.maxTokens, stream: req.stream }

@@ -32,6 +32,8 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
   private readonly clock: Clock
   private readonly req: RequestSpec
   private readonly chat: boolean
+  /** The answer's array for embeddings (`data`) and moderations (`results`); null for generation. */
+  private readonly answerKey: 'data' | 'results' | null
   private readonly countTokens: ((text: string) => number) | undefined
   private readonly settle: (r: RequestResult) => void
   private controller: Controller | null = null
@@ -63,6 +65,7 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
     this.req = req
     this.result = result
     this.chat = req.endpoint === '/v1/chat/completions'
+    this.answerKey = req.endpoint === '/v1/embeddings' ? 'data' : req.endpoint === '/v1/moderations' ? 'results' : null
     this.countTokens = countTokens
     this.texts = countTokens === undefined ? null : []
     this.reasoningTexts = countTokens === undefined ? null : []
@@ -239,6 +242,10 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
       return
     }
     const o = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>
+    if (this.answerKey !== null) {
+      this.completePrefillOnly(o, text, this.answerKey)
+      return
+    }
     const choices = o.choices
     if (!Array.isArray(choices)) {
       const why = o.error !== undefined && o.error !== null ? `error: ${errorObjectMessage(o.error)}` : clip(text)
@@ -266,6 +273,25 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
       if (reasoning) this.reasoningChunks = 1
     }
     if (text2) r.firstContentAt = r.endAt
+    this.succeed()
+  }
+
+  /**
+   * Embeddings and moderations generate nothing: the answer arrives whole with the body, so its end
+   * is both the first "token" (TTFT = E2E) and the last; 0 output tokens and no chunks, so ITL and
+   * TPOT stay undefined (derive-metrics only computes TPOT for streams with more than one token).
+   * Embeddings report `usage.prompt_tokens`; moderations have no usage, so the spec's count stands.
+   */
+  private completePrefillOnly(o: Record<string, unknown>, text: string, key: 'data' | 'results'): void {
+    if (!Array.isArray(o[key])) {
+      const why = o.error !== undefined && o.error !== null ? `error: ${errorObjectMessage(o.error)}` : clip(text)
+      this.fail('bad_json', `response body lacks ${key}: ${why}`, false)
+      return
+    }
+    if (o.usage !== null && typeof o.usage === 'object') this.usage = o.usage as Usage
+    const r = this.result
+    r.firstTokenAt = r.endAt
+    r.firstContentAt = r.endAt
     this.succeed()
   }
 
@@ -320,7 +346,12 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
     const r = this.result
     const u = this.usage
     r.inputTokens = u !== null && typeof u.prompt_tokens === 'number' ? u.prompt_tokens : this.req.inputTokens
-    if (u !== null && typeof u.completion_tokens === 'number') {
+    if (this.answerKey !== null) {
+      // Nothing is generated; a usage object (embeddings) is the server's word for that.
+      r.outputTokens = 0
+      r.outputTokensSource = u !== null ? 'usage' : 'counted'
+      r.reasoningTokens = 0
+    } else if (u !== null && typeof u.completion_tokens === 'number') {
       r.outputTokens = u.completion_tokens
       r.outputTokensSource = 'usage'
       const rt = u.completion_tokens_details?.reasoning_tokens

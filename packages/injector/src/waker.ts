@@ -1,23 +1,132 @@
+import { systemClock } from '@loadmesh/clock'
 import type { Clock, Timer } from '@loadmesh/clock'
+import { createPreciseAlarm } from './precise-alarm.ts'
+import type { PreciseAlarm } from './precise-alarm.ts'
 
 /**
  * Calls `fn` as soon as possible once the clock reaches a target time. Timers alone are too coarse
- * (Node keeps timer time in whole milliseconds, and a delay under 1 ms becomes 1 ms, so they fire
- * up to ~2 ms late), so it sleeps on a timer until `spinMs` before the target and then polls with
- * `clock.setImmediate`, which lets I/O callbacks run between polls. The default of 2 ms is
- * measured: at 1,000 req/s a 1 ms margin left p99 schedule lag at 0.6-2 ms, 2 ms brought it to
- * 0.2-0.6 ms, 3 ms gained nothing (`pnpm bench -- --only schedule-lag`).
+ * (Node keeps timer time in whole milliseconds, so they fire up to ~2 ms late).
  *
- * When two polls in a row read the same time, the clock is not moving on its own (a manual clock
- * in tests): polling would never end, so it falls back to a timer for the rest of the wait.
+ * With the system clock, the waker sleeps on a precise alarm (a helper thread, see
+ * precise-alarm.ts) and keeps a plain timer 2 ms past the target as a safety net. The main thread
+ * then sleeps until the due time instead of polling, which is what removed the >1 ms lag tail
+ * (measured in precise-alarm.ts).
+ *
+ * With any other clock (a manual clock in tests), or when no alarm can be had, it sleeps on a
+ * timer until `spinMs` before the target and then polls with `clock.setImmediate`, which lets
+ * I/O callbacks run between polls. When two polls in a row read the same time, the clock is not
+ * moving on its own (a manual clock): polling would never end, so it falls back to a timer for
+ * the rest of the wait.
  */
 export interface Waker {
   /** (Re)arms the waker for time `t`, replacing any earlier target. */
   wakeAt(t: number): void
   cancel(): void
+  /** Cancels and frees the waker's resources; it must not be used afterwards. */
+  close(): void
 }
 
-export function createWaker(clock: Clock, fn: () => void, spinMs = 2): Waker {
+/** How far past the target the safety-net timer of a precise waker fires. */
+const BACKSTOP_MS = 2
+/** Below this, a precise waker polls instead of arming the alarm (the alarm's own wake-up cost). */
+const POLL_BELOW_MS = 0.02
+
+export interface WakerOptions {
+  /** How long before a due time a polling waker stops sleeping on a timer (default 2 ms). */
+  spinMs?: number
+  /** Use the precise alarm with the system clock (default true). */
+  precise?: boolean
+}
+
+export function createWaker(clock: Clock, fn: () => void, opts: WakerOptions = {}): Waker {
+  const spinMs = opts.spinMs ?? 2
+  if (opts.precise !== false && clock === systemClock()) {
+    const w = new PreciseWaker(clock, fn)
+    if (w.alarm !== null) return w
+  }
+  return pollingWaker(clock, fn, spinMs)
+}
+
+class PreciseWaker implements Waker {
+  readonly alarm: PreciseAlarm | null
+  private readonly clock: Clock
+  private readonly fn: () => void
+  private target = Number.NaN
+  private armed = false
+  private alarmArmed = false
+  private backstop: Timer | null = null
+  private immediate: Timer | null = null
+
+  constructor(clock: Clock, fn: () => void) {
+    this.clock = clock
+    this.fn = fn
+    this.alarm = createPreciseAlarm(this.onRing)
+  }
+
+  wakeAt(t: number): void {
+    this.target = t
+    this.armed = true
+    this.schedule(t - this.clock.now())
+  }
+
+  cancel(): void {
+    this.armed = false
+    this.clearTimers()
+    this.disarmAlarm()
+  }
+
+  close(): void {
+    this.cancel()
+    this.alarm?.release()
+  }
+
+  private schedule(remaining: number): void {
+    this.clearTimers()
+    // Never calls fn synchronously, so a caller re-arming from inside fn cannot recurse.
+    if (remaining < POLL_BELOW_MS) {
+      this.disarmAlarm()
+      this.immediate = this.clock.setImmediate(this.check)
+      return
+    }
+    this.alarm?.arm(this.target)
+    this.alarmArmed = true
+    // Also keeps the process alive while waiting (the alarm thread does not).
+    this.backstop = this.clock.setTimer(this.check, remaining + BACKSTOP_MS)
+  }
+
+  private clearTimers(): void {
+    if (this.backstop !== null) { this.backstop.cancel(); this.backstop = null }
+    if (this.immediate !== null) { this.immediate.cancel(); this.immediate = null }
+  }
+
+  private disarmAlarm(): void {
+    if (!this.alarmArmed) return
+    this.alarmArmed = false
+    this.alarm?.cancel()
+  }
+
+  private readonly onRing = (): void => {
+    // The helper fires an arming once, so there is nothing left to cancel.
+    this.alarmArmed = false
+    this.check()
+  }
+
+  private readonly check = (): void => {
+    if (!this.armed) return
+    const remaining = this.target - this.clock.now()
+    if (remaining > 0) {
+      // Early: a stale ring, or the backstop timer's millisecond rounding.
+      this.schedule(remaining)
+      return
+    }
+    this.armed = false
+    this.clearTimers()
+    this.disarmAlarm()
+    this.fn()
+  }
+}
+
+function pollingWaker(clock: Clock, fn: () => void, spinMs: number): Waker {
   let target = Number.NaN
   let handle: Timer | null = null
   let lastPoll = Number.NaN
@@ -42,6 +151,11 @@ export function createWaker(clock: Clock, fn: () => void, spinMs = 2): Waker {
     }
   }
 
+  function cancel(): void {
+    if (handle !== null) handle.cancel()
+    handle = null
+  }
+
   return {
     wakeAt(t) {
       if (handle !== null) handle.cancel()
@@ -51,9 +165,7 @@ export function createWaker(clock: Clock, fn: () => void, spinMs = 2): Waker {
       const remaining = t - clock.now()
       handle = remaining > spinMs ? clock.setTimer(check, remaining - spinMs) : clock.setImmediate(check)
     },
-    cancel() {
-      if (handle !== null) handle.cancel()
-      handle = null
-    }
+    cancel,
+    close: cancel
   }
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { systemClock } from '@loadmesh/clock'
+import { deriveMetrics } from '@loadmesh/metrics'
 import type { Clock } from '@loadmesh/clock'
 import { createInjector, InjectorConfigError } from '../src/index.ts'
 import type { Injector, InjectorOptions, RequestSpec } from '../src/index.ts'
@@ -137,6 +138,70 @@ test('non-streamed chat: the JSON body is parsed once at the end', async () => {
     assert.deepEqual([r.outputTokens, r.reasoningTokens, r.inputTokens, r.outputTokensSource, r.itls], [5, 2, 7, 'usage', []])
     assert.equal(srv.requests[0].headers.accept, 'application/json')
     assert.deepEqual(JSON.parse(srv.requests[0].body), { model: 'm-1', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 16, stream: false })
+  })
+})
+
+// ---- embeddings and moderations ----
+
+test('embeddings: {model, input} to /v1/embeddings; prompt_tokens from usage; TTFT = E2E, no ITL/TPOT, 0 output tokens', async () => {
+  const clock = steppingClock()
+  await withServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, -0.2] }], model: 'm-1', usage: { prompt_tokens: 8, total_tokens: 8 } }))
+  }, clock, async (inj, srv) => {
+    const r = await inj.send({ endpoint: '/v1/embeddings', prompt: 'embed me', inputTokens: 99, maxTokens: 16, stream: false, includeUsage: true }, 0)
+    assert.equal(r.ok, true, r.errorMessage)
+    assert.equal(srv.requests[0].path, '/v1/embeddings')
+    assert.equal(srv.requests[0].headers.accept, 'application/json')
+    assert.deepEqual(JSON.parse(srv.requests[0].body), { model: 'm-1', input: 'embed me' })
+    assert.deepEqual([r.inputTokens, r.outputTokens, r.outputTokensSource, r.reasoningTokens, r.contentChunks, r.itls], [8, 0, 'usage', 0, 0, []])
+    assert.equal(r.firstTokenAt, r.endAt)
+    const d = deriveMetrics(r)
+    assert.equal(d.ttft, d.e2e)
+    assert.equal(d.ttft_service, d.e2e_service)
+    assert.ok(d.e2e !== null && d.e2e > 0)
+    assert.deepEqual([d.tpot, d.itl, d.output_tokens], [null, [], 0])
+  })
+})
+
+test('moderations: no usage, so the spec\'s input tokens count; the results array is required', async () => {
+  let body = JSON.stringify({ id: 'modr-1', model: 'm-1', results: [{ flagged: false, categories: {}, category_scores: {} }] })
+  await withServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(body)
+  }, systemClock(), async (inj, srv) => {
+    const req: RequestSpec = { endpoint: '/v1/moderations', prompt: 'is this ok', inputTokens: 4, maxTokens: 16, stream: false, includeUsage: true }
+    const r = await inj.send(req, 0)
+    assert.equal(r.ok, true, r.errorMessage)
+    assert.equal(srv.requests[0].path, '/v1/moderations')
+    assert.deepEqual(JSON.parse(srv.requests[0].body), { model: 'm-1', input: 'is this ok' })
+    assert.deepEqual([r.inputTokens, r.outputTokens, r.outputTokensSource, r.firstTokenAt], [4, 0, 'counted', r.endAt])
+    const d = deriveMetrics(r)
+    assert.deepEqual([d.ttft, d.tpot, d.itl, d.output_tokens], [d.e2e, null, [], 0])
+    // A generation-shaped answer is not a moderation.
+    body = JSON.stringify({ choices: [{ message: { content: 'x' } }] })
+    const bad = await inj.send(req, 0)
+    assert.deepEqual([bad.ok, bad.errorClass], [false, 'bad_json'])
+    assert.match(bad.errorMessage ?? '', /lacks results/)
+  })
+})
+
+test('embeddings: a body without data is bad_json, with the server error message when present', async () => {
+  await expectError((_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end('{"error":{"message":"input too long"}}')
+  }, { endpoint: '/v1/embeddings', prompt: 'p', inputTokens: 1, maxTokens: 1, stream: false, includeUsage: false }, 'bad_json', /lacks data: error: input too long/)
+})
+
+test('stream on embeddings or moderations is a config error naming the endpoint, and nothing is sent', async () => {
+  await withServer((_q, res) => { res.end('{}') }, systemClock(), async (inj, srv) => {
+    for (const endpoint of ['/v1/embeddings', '/v1/moderations'] as const) {
+      assert.throws(() => inj.send({ endpoint, prompt: 'p', inputTokens: 1, maxTokens: 1, stream: true, includeUsage: true }, 0),
+        (e: unknown) => e instanceof InjectorConfigError && e.code === 'ERR_BAD_INJECTOR_CONFIG' && e.message.includes(endpoint))
+    }
+    assert.throws(() => inj.send({ endpoint: '/v1/images' as never, prompt: 'p', inputTokens: 1, maxTokens: 1, stream: false, includeUsage: false }, 0),
+      (e: unknown) => e instanceof InjectorConfigError && /"\/v1\/images"/.test(e.message))
+    assert.deepEqual([srv.requests.length, inj.stats().sent], [0, 0])
   })
 })
 

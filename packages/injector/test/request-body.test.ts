@@ -8,11 +8,13 @@ test('property: the pre-built body is byte-identical to JSON.stringify of the do
   fc.assert(fc.property(
     fc.string({ unit: 'binary', maxLength: 8 }).map((s) => s.toWellFormed()),
     fc.string({ unit: 'binary', maxLength: 40 }).map((s) => s.toWellFormed()),
-    fc.constantFrom('/v1/chat/completions' as const, '/v1/completions' as const),
+    fc.constantFrom('/v1/chat/completions' as const, '/v1/completions' as const, '/v1/embeddings' as const, '/v1/moderations' as const),
     fc.nat({ max: 100_000 }),
     fc.boolean(),
     fc.boolean(),
-    (model, prompt, endpoint, maxTokens, stream, includeUsage) => {
+    (model, prompt, endpoint, maxTokens, streamAsked, includeUsage) => {
+      // Embeddings and moderations never stream (send refuses it).
+      const stream = streamAsked && (endpoint === '/v1/chat/completions' || endpoint === '/v1/completions')
       const req: RequestSpec = { endpoint, prompt, inputTokens: 1, maxTokens, stream, includeUsage }
       const enc = createBodyEncoder(model)
       const expected = JSON.stringify(bodyObject(model, req))
@@ -35,4 +37,16 @@ test('extraBody is merged last and overrides the defaults', () => {
   const enc = createBodyEncoder('m')
   const body = JSON.parse(enc.encode({ endpoint: '/v1/completions', prompt: 'p', inputTokens: 1, maxTokens: 4, stream: false, includeUsage: false, extraBody: { max_tokens: 9, temperature: 0 } }))
   assert.deepEqual(body, { model: 'm', prompt: 'p', max_tokens: 9, stream: false, temperature: 0 })
+})
+
+test('embeddings and moderations send {model, input} and nothing else', () => {
+  const enc = createBodyEncoder('emb-1')
+  for (const endpoint of ['/v1/embeddings', '/v1/moderations'] as const) {
+    const req: RequestSpec = { endpoint, prompt: 'a "quoted"\ntext', inputTokens: 3, maxTokens: 64, stream: false, includeUsage: true }
+    assert.deepEqual(JSON.parse(enc.encode(req)), { model: 'emb-1', input: 'a "quoted"\ntext' })
+    // A chat body of the same shape cached first must not leak into them.
+    enc.encode({ ...req, endpoint: '/v1/chat/completions' })
+    assert.deepEqual(JSON.parse(enc.encode(req)), { model: 'emb-1', input: 'a "quoted"\ntext' })
+    assert.deepEqual(JSON.parse(enc.encode({ ...req, extraBody: { dimensions: 256 } })), { model: 'emb-1', input: 'a "quoted"\ntext', dimensions: 256 })
+  }
 })

@@ -8,7 +8,8 @@ export interface PeerCoverage {
   peer_id: string
   /** Whether the caller said the peer is live; null when it did not say. */
   live: boolean | null
-  /** Windows 0 .. until-1 are expected from this peer. */
+  /** Windows from .. until-1 are expected from this peer. */
+  from: number
   until: number
   expected: number
   present: number
@@ -16,7 +17,7 @@ export interface PeerCoverage {
   missing_count: number
   /** Present windows still open (the peer may still revise them). */
   open: number
-  /** Windows held beyond `until` (merged, but not counted against the expectation). */
+  /** Windows held outside from .. until-1 (merged, but not counted against the expectation). */
   beyond: number
 }
 
@@ -27,6 +28,8 @@ export interface CoverageOptions {
   livePeers?: readonly string[]
   /** Exclusive end of the expected window range: one number for every peer, or per peer. */
   expectedUntil?: number | Readonly<Record<string, number>>
+  /** First expected window (default 0), per peer: e.g. a peer that joined in a later epoch. */
+  expectedFrom?: Readonly<Record<string, number>>
 }
 
 export interface Coverage {

@@ -188,6 +188,16 @@ export interface ProposeInput {
   marginMs?: number
   /** The plan's total duration: no epoch is proposed at or after the end. */
   durationMs?: number
+  /**
+   * When every peer declares the lost members dead, ms after T0: the latest of their last
+   * heartbeats' own wall_ms, minus T0, plus deadAfterMs. Every survivor computes the same number
+   * from the same gossip, so for a change that only loses members, the epoch starts exactly then
+   * (if that is at most `maxLateMs` ago): survivors take over at once, concurrent proposers agree
+   * on the time, and a peer that hears the proposal a few ms later catches up on those arrivals.
+   */
+  agreedDeathMs?: number
+  /** How far in the past an agreed death may be and still be the start. Default 200 ms. */
+  maxLateMs?: number
 }
 
 /**
@@ -201,11 +211,27 @@ export function proposeEpochChange(input: ProposeInput): EpochChange | null {
   if (live.length === 0) return null
   const latest = input.timeline.latest
   if (latest !== null && sameMembers(latest.members, live)) return null
-  const start = Math.max(0, nextEpochStart(input.nowRelMs, input.alignMs, input.marginMs))
+  const start = Math.max(0, latest !== null && onlyLosses(latest.members, live) && agreedOk(input)
+    ? Math.ceil(input.agreedDeathMs as number)
+    : nextEpochStart(input.nowRelMs, input.alignMs, input.marginMs))
   if (input.durationMs !== undefined && start >= input.durationMs) return null
   return { run_id: input.run_id, epoch: latest === null ? 0 : latest.epoch + 1, start_ms: start, members: live }
 }
 
 function sameMembers(a: readonly Member[], b: readonly Member[]): boolean {
   return a.length === b.length && a.every((m, i) => m.peer_id === b[i].peer_id && m.weight === b[i].weight)
+}
+
+/** Every live member was in the epoch with the same weight: the change is members lost, nothing else. */
+function onlyLosses(before: readonly Member[], live: readonly Member[]): boolean {
+  const w = new Map(before.map((m) => [m.peer_id, m.weight]))
+  return live.length < before.length && live.every((m) => w.get(m.peer_id) === m.weight)
+}
+
+function agreedOk(input: ProposeInput): boolean {
+  const t = input.agreedDeathMs
+  if (t === undefined || !Number.isFinite(t)) return false
+  const maxLate = input.maxLateMs ?? 200
+  // Far ahead means the dead peer's clock was off: never later than the plain next start.
+  return t >= input.nowRelMs - maxLate && t <= nextEpochStart(input.nowRelMs, input.alignMs, input.marginMs)
 }

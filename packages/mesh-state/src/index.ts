@@ -32,6 +32,9 @@ export {
   proposeEpochChange
 } from './epochs.ts'
 
+export type { EpochLeadOptions } from './epoch-lead.ts'
+export { epochLeadMs } from './epoch-lead.ts'
+
 export type { ScheduleInterval } from './schedule.ts'
 export { scheduleFor, intervalAt } from './schedule.ts'
 

@@ -395,9 +395,10 @@ class Store implements ResultsStore {
               : own
       // A window index past the store's limit can never arrive; it is not worth a loop.
       const until = Math.max(0, Math.min(Math.floor(wanted), this.maxIndex + 1))
+      const from = Math.max(0, Math.min(until, Math.floor(options.expectedFrom?.[peer] ?? 0)))
       const missing: WindowRange[] = []
       let present = 0
-      for (let i = 0; i < until; i++) {
+      for (let i = from; i < until; i++) {
         if (windows.has(i)) {
           present++
           continue
@@ -410,9 +411,9 @@ class Store implements ResultsStore {
       let beyond = 0
       for (const [i, e] of windows) {
         if (!e.snapshot.closed) open++
-        if (i >= until) beyond++
+        if (i >= until || i < from) beyond++
       }
-      peers.push({ peer_id: peer, live: isLive, until, expected: until, present, missing, missing_count: until - present, open, beyond })
+      peers.push({ peer_id: peer, live: isLive, from, until, expected: until - from, present, missing, missing_count: until - from - present, open, beyond })
     }
     return describeCoverage(runId, peers)
   }

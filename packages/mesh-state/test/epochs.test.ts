@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import fc from 'fast-check'
 import { createManualClock } from '@loadmesh/clock'
 import type { Command } from '@loadmesh/protocol'
-import { createPlanStore, epochAt, nextEpochStart, proposeEpochChange, resolveEpochs } from '../src/index.ts'
+import { createPlanStore, epochAt, epochLeadMs, nextEpochStart, proposeEpochChange, resolveEpochs } from '../src/index.ts'
 import { epochCmd, members } from './helpers.ts'
 
 test('nextEpochStart: the first multiple of alignMs at least marginMs ahead', () => {
@@ -114,4 +114,33 @@ test('proposals: epoch 0 at T0 when there is time, nothing without live agents o
     epochCmd(2, 'y', heavier as NonNullable<typeof heavier>)
   ])
   assert.equal(t2.rebalances[1].reason, 'weight changed: a')
+})
+
+test('a loss starts the next epoch at the agreed death time, so concurrent survivors propose the same start', () => {
+  const e0 = resolveEpochs('r', [epochCmd(1, 'e0', { run_id: 'r', epoch: 0, start_ms: 0, members: members('p1', 'p2', 'p3') }, 'ctl')])
+  // p3's last heartbeat said T0 + 9 870 ms; dead after 1 500 ms: dead at 11 370 for everyone. p1
+  // notices at 11 374, p2 at 11 391 (gossip and timers differ): both propose 11 370 exactly.
+  const common = { run_id: 'r', timeline: e0, live: members('p1', 'p2'), alignMs: 250, marginMs: 100, agreedDeathMs: 11_370 }
+  const fromP1 = proposeEpochChange({ ...common, nowRelMs: 11_374 })
+  const fromP2 = proposeEpochChange({ ...common, nowRelMs: 11_391 })
+  assert.deepEqual(fromP1, { run_id: 'r', epoch: 1, start_ms: 11_370, members: members('p1', 'p2') })
+  assert.deepEqual(fromP2, fromP1)
+  // Without an agreed time: the next heartbeat boundary at least the lead ahead.
+  assert.equal(proposeEpochChange({ ...common, agreedDeathMs: undefined, nowRelMs: 11_374 })?.start_ms, 11_500)
+  // A stale agreed time (the proposer was busy) is not started in the past: next boundary instead.
+  assert.equal(proposeEpochChange({ ...common, nowRelMs: 11_700 })?.start_ms, 12_000)
+  // Far ahead (the dead peer's clock ran fast) is never later than the plain next start.
+  assert.equal(proposeEpochChange({ ...common, agreedDeathMs: 60_000, nowRelMs: 11_374 })?.start_ms, 11_500)
+  // A join is not a loss: the joiner needs the lead to hear the proposal before it applies.
+  assert.equal(proposeEpochChange({ ...common, live: members('p1', 'p2', 'p4'), nowRelMs: 11_374 })?.start_ms, 11_500)
+  assert.equal(proposeEpochChange({ ...common, live: [{ peer_id: 'p1', weight: 2 }, ...members('p2')], nowRelMs: 11_374 })?.start_ms, 11_500)
+})
+
+test('epochLeadMs: twice the worst offset plus round trip, between a floor and the old fixed margin', () => {
+  const o = (offset_ms: number, rtt_ms: number) => ({ peer_id: 'p', offset_ms, rtt_ms, best_offset_ms: offset_ms, min_rtt_ms: rtt_ms, samples: 8 })
+  assert.equal(epochLeadMs([]), 100)
+  assert.equal(epochLeadMs([o(0.3, 4), o(-0.5, 9)]), 100)
+  assert.equal(epochLeadMs([o(-40, 30), o(10, 60)]), 200)
+  assert.equal(epochLeadMs([o(5000, 10)]), 1500)
+  assert.equal(epochLeadMs([o(Number.NaN, 20)], { floorMs: 10 }), 40)
 })

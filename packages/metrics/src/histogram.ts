@@ -82,6 +82,31 @@ export function recordValue(h: Histogram, value: number): RecordOutcome {
   return outcome
 }
 
+/**
+ * Records a raw value `count` times (count a non-negative integer), clamped like `recordValue`:
+ * the weighted histograms of the production view record each request with a count proportional
+ * to its importance weight. Needs a 64-bit histogram once counts get large.
+ */
+export function recordValueCount(h: Histogram, value: number, count: number): RecordOutcome {
+  if (!Number.isFinite(value) || !(count > 0)) return 'skipped'
+  if (!Number.isInteger(count)) throw new RangeError(`recordValueCount: count must be an integer, got ${count}`)
+  if (h.countsArrayLength !== STANDARD_COUNTS_LENGTH || h.unitMagnitude !== 0) assertStandardConfig(h, 'recordValueCount')
+  let v = Math.round(value) + 0
+  let outcome: RecordOutcome = 'recorded'
+  if (v < 0) {
+    v = 0
+    outcome = 'clamped'
+  } else if (v > HISTOGRAM_MAX_VALUE) {
+    v = HISTOGRAM_MAX_VALUE
+    outcome = 'clamped'
+  }
+  const bucket = Math.max(0, TOP_BIT_BASE - Math.clz32(v))
+  h.addToCountAtIndex(bucket * SUB_BUCKET_HALF_COUNT + (v >>> bucket), count)
+  h.updateMinAndMax(v)
+  h.addToTotalCount(count)
+  return outcome
+}
+
 const REFERENCE = createHistogram({ bits: 32 })
 /** Number of buckets of a standard histogram (23552). */
 export const STANDARD_COUNTS_LENGTH = REFERENCE.countsArrayLength

@@ -1,4 +1,4 @@
-export type { RequestResult } from './request-result.ts'
+export type { RequestResult, RequestLabels } from './request-result.ts'
 export { emptyResult } from './request-result.ts'
 
 export { MetricsDecodeError, HistogramConfigError, SloSpecError } from './errors.ts'
@@ -12,7 +12,8 @@ export {
   recordValue,
   mergeInto,
   copyHistogram,
-  hasStandardConfig
+  hasStandardConfig,
+  recordValueCount
 } from './histogram.ts'
 export { encodeHistogram, decodeHistogram, decodeInto, MAX_ENCODED_HISTOGRAM_CHARS } from './histogram-codec.ts'
 
@@ -39,3 +40,11 @@ export { parseSlo, formatSlo, meetsSlo } from './slo.ts'
 
 export type { Goodput, SloGateCheck, SloGateResult, GateInput } from './goodput.ts'
 export { goodput, checkSloGate } from './goodput.ts'
+
+export type {
+  Breakdown, BreakdownDimension, BreakdownMetric, BreakdownOptions, BreakdownRecorder, LabelStats, WeightedView
+} from './breakdown.ts'
+export {
+  BREAKDOWN_DIMENSIONS, BREAKDOWN_METRICS, WEIGHT_UNIT, DEFAULT_MAX_LABEL_VALUES, OTHER_LABEL, NOT_ADVERSARIAL,
+  breakdownMetricScale, createBreakdownRecorder
+} from './breakdown.ts'

@@ -38,6 +38,27 @@ export interface RequestResult {
   endpoint: string
   /** Whether the response was streamed (SSE). */
   streamed: boolean
+  /**
+   * What the workload said about this request, attached by the caller after `send` (the injector
+   * never sets it). Absent: no classes, not adversarial, importance weight 1.
+   */
+  labels?: RequestLabels
+}
+
+/**
+ * Workload labels of one request, for the per-label breakdown and the production-weighted view
+ * (the endpoint label is `RequestResult.endpoint`).
+ */
+export interface RequestLabels {
+  /** Class labels, e.g. { intent: 'code', region: 'eu' } (from a log or a workload model). */
+  classes?: Record<string, string>
+  /** Adversarial kind (e.g. 'nested-json') when the request is one of the adversarial inputs. */
+  adversarial?: string
+  /**
+   * Importance weight p_production / p_sampled when the workload oversamples rare requests
+   * (long tail); 1 when absent. Finite and > 0.
+   */
+  weight?: number
 }
 
 /** A result for a request that never got a response; the injector fills in the rest. */

@@ -1,3 +1,5 @@
+import { createBreakdownRecorder } from './breakdown.ts'
+import type { Breakdown, BreakdownOptions, BreakdownRecorder } from './breakdown.ts'
 import { copyCounters, emptyCounters } from './counters.ts'
 import type { Counters } from './counters.ts'
 import { deriveMetrics } from './derive-metrics.ts'
@@ -26,6 +28,11 @@ export interface RunRecorderOptions {
    * decoded again only if a late result lands in them.
    */
   hotWindows?: number
+  /**
+   * Results per endpoint / class / adversarial kind and the production-weighted view, from each
+   * result's `labels` (breakdown.ts). Cumulative only (no per-window breakdown). Default: none.
+   */
+  breakdown?: BreakdownOptions
 }
 
 /** Everything recorded so far. The histograms and counters are copies the caller may keep or change. */
@@ -87,6 +94,8 @@ export interface RunRecorder {
    * the windows' merged histograms, never from averaging per-window percentiles.
    */
   live(lastMs?: number, now?: number): LiveView
+  /** The per-label breakdown so far (copies), or null when the recorder keeps none. */
+  breakdown(): Breakdown | null
 }
 
 /**
@@ -126,6 +135,7 @@ class Recorder implements RunRecorder {
   private lastEnd = -Infinity
   private liveTtft: Histogram | undefined
   private liveItl: Histogram | undefined
+  private readonly labelled: BreakdownRecorder | null
 
   constructor(o: RunRecorderOptions) {
     if (!Number.isFinite(o.startAt)) throw new RangeError(`createRunRecorder: startAt must be a finite time, got ${o.startAt}`)
@@ -144,6 +154,8 @@ class Recorder implements RunRecorder {
     this.watermark = o.startAt
     this.cumHist = {} as Record<MetricName, Histogram>
     for (const m of METRIC_NAMES) this.cumHist[m] = createHistogram()
+    const b = o.breakdown
+    this.labelled = b !== undefined && ((b.dimensions?.length ?? 0) > 0 || b.weighted === true) ? createBreakdownRecorder(b) : null
   }
 
   onScheduled(intendedAt: number): void {
@@ -177,6 +189,7 @@ class Recorder implements RunRecorder {
     recordResult(w.counters, (m) => this.windowHistogram(w, m), r, d, met)
     w.revision++
     recordResult(this.cum, (m) => this.cumHist[m], r, d, met)
+    this.labelled?.record(r, d)
     if (Number.isFinite(r.intendedAt) && r.intendedAt < this.firstIntended) this.firstIntended = r.intendedAt
     if (Number.isFinite(t) && t > this.lastEnd) this.lastEnd = t
     this.advance(t)
@@ -274,6 +287,10 @@ class Recorder implements RunRecorder {
         slo_met: c.slo_met
       }
     }
+  }
+
+  breakdown(): Breakdown | null {
+    return this.labelled === null ? null : this.labelled.snapshot()
   }
 
   private mergeWindowMetric(target: Histogram, w: WindowState, m: MetricName): void {

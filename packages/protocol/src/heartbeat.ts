@@ -53,6 +53,13 @@ export interface Heartbeat {
   /** Multiaddrs other peers can dial. */
   listen_addrs: string[]
   echo: ClockEcho[]
+  /**
+   * The latest run this peer refused to execute (target not in the plan's allow-list, over its
+   * --max-rate, a config it cannot run), so a controller can show why an agent is idle. Absent
+   * when none (both travel as "" then).
+   */
+  refused_run_id?: string
+  refused_reason?: string
 }
 
 export function readHeartbeat(v: unknown, path = 'heartbeat'): Heartbeat {
@@ -82,6 +89,11 @@ export function readHeartbeat(v: unknown, path = 'heartbeat'): Heartbeat {
     echo: list(o.echo, `${path}.echo`, LIMITS.members).map((e, i) => readEcho(e, `${path}.echo[${i}]`))
   }
   if (o.mono_ms !== undefined) hb.mono_ms = num(o.mono_ms, `${path}.mono_ms`)
+  const refused = o.refused_run_id === undefined ? '' : optionalId(o.refused_run_id, `${path}.refused_run_id`)
+  if (refused !== '') {
+    hb.refused_run_id = refused
+    hb.refused_reason = o.refused_reason === undefined ? '' : text(o.refused_reason, `${path}.refused_reason`, LIMITS.reasonChars)
+  }
   return hb
 }
 

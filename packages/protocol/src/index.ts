@@ -25,6 +25,7 @@ export { windowToWire, windowFromWire } from './window-conversion.ts'
 export type { ReconcileRequest, ReconcileResponse, PeerWindows } from './reconcile.ts'
 export {
   RECONCILE_PROTOCOL,
+  reconcileProtocol,
   encodeReconcileRequest,
   decodeReconcileRequest,
   encodeReconcileResponse,

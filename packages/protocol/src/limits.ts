@@ -41,6 +41,8 @@ export const LIMITS = Object.freeze({
   stages: 256,
   targets: 32,
   originChars: 256,
+  /** Signed commands in one reconcile response (a plan, a stop, an abort and the epochs of one run). */
+  commandsPerResponse: 1024,
   /** Windows in one ResultsDelta and in one PeerWindows. */
   windowsPerMessage: 4096,
   /** Windows in one ReconcileResponse frame, all peers together. */
@@ -80,6 +82,7 @@ export const LIST_LIMITS: Readonly<Record<string, number>> = Object.freeze({
   'Counters.clamped': LIMITS.counterKeys,
   'ReconcileRequest.peers': LIMITS.members,
   'ReconcileResponse.peers': LIMITS.members,
+  'ReconcileResponse.commands': LIMITS.commandsPerResponse,
   'PeerWindows.windows': LIMITS.windowsPerMessage
 })
 

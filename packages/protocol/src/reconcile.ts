@@ -1,20 +1,36 @@
 import type { Codec } from './codec.ts'
 import { decodeWith, encodeWith } from './codec.ts'
 import type { DecodeResult } from './errors.ts'
-import { bool, id, list, record, tooLarge } from './fields.ts'
+import { readSignedCommand } from './command.ts'
+import type { SignedCommand } from './command.ts'
+import { bool, id, list, meshName, record, tooLarge } from './fields.ts'
 import { LIMITS, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES } from './limits.ts'
 import { readWindows } from './results.ts'
 import type { WireWindow } from './results.ts'
 import { schema } from './schema.ts'
 
-/** Libp2p protocol id of the direct stream that pulls windows from a peer. */
+/**
+ * The documented base id of the direct stream that pulls windows from a peer. Peers answer it
+ * suffixed with their mesh name (reconcileProtocol), never bare.
+ */
 export const RECONCILE_PROTOCOL = '/loadmesh/reconcile/1.0.0'
+
+/**
+ * The reconcile stream id of one mesh: the base, then `/<mesh>`. Gossip topics carry the mesh name
+ * (loadmesh/<mesh>/...) and so does this, so two meshes sharing a swarm key (or an insecure
+ * network) never answer each other's reconcile requests: libp2p refuses the protocol instead.
+ */
+export function reconcileProtocol(mesh: string): string {
+  return `${RECONCILE_PROTOCOL}/${meshName(mesh, 'reconcileProtocol(mesh)')}`
+}
 
 /** "Send me the windows you hold for this run." */
 export interface ReconcileRequest {
   run_id: string
   /** Whose windows are wanted; empty = every peer the responder has windows of. */
   peers: string[]
+  /** Also send the run's signed commands (see ReconcileResponse.commands). Default false. */
+  commands?: boolean
 }
 
 export interface PeerWindows {
@@ -33,6 +49,11 @@ export interface ReconcileResponse {
   run_id: string
   responder: string
   peers: PeerWindows[]
+  /**
+   * When the request asked for them: the run's signed commands as the responder received them.
+   * Untrusted like gossip: verify each before use. Absent when none were sent.
+   */
+  commands?: SignedCommand[]
 }
 
 const requestCodec: Codec<ReconcileRequest> = {
@@ -42,12 +63,14 @@ const requestCodec: Codec<ReconcileRequest> = {
   versioned: true,
   read(v) {
     const o = record(v, 'reconcile request')
-    return {
+    const r: ReconcileRequest = {
       run_id: id(o.run_id, 'reconcile request.run_id'),
       peers: list(o.peers, 'reconcile request.peers', LIMITS.members).map((p, i) => id(p, `reconcile request.peers[${i}]`))
     }
+    if (o.commands !== undefined && bool(o.commands, 'reconcile request.commands')) r.commands = true
+    return r
   },
-  toRaw: (r) => ({ run_id: r.run_id, peers: r.peers })
+  toRaw: (r) => ({ run_id: r.run_id, peers: r.peers, commands: r.commands === true })
 }
 
 const responseCodec: Codec<ReconcileResponse> = {
@@ -66,9 +89,12 @@ const responseCodec: Codec<ReconcileResponse> = {
       if (total > LIMITS.reconcileWindows) tooLarge(`${path}.peers`, `more than ${LIMITS.reconcileWindows} windows in one frame`)
       return { peer_id: id(r.peer_id, `${path}.peers[${i}].peer_id`), windows, live: bool(r.live, `${path}.peers[${i}].live`) }
     })
-    return { run_id: id(o.run_id, `${path}.run_id`), responder: id(o.responder, `${path}.responder`), peers }
+    const out: ReconcileResponse = { run_id: id(o.run_id, `${path}.run_id`), responder: id(o.responder, `${path}.responder`), peers }
+    const commands = o.commands === undefined ? [] : list(o.commands, `${path}.commands`, LIMITS.commandsPerResponse)
+    if (commands.length > 0) out.commands = commands.map((c, i) => readSignedCommand(c, `${path}.commands[${i}]`))
+    return out
   },
-  toRaw: (r) => ({ run_id: r.run_id, responder: r.responder, peers: r.peers })
+  toRaw: (r) => ({ run_id: r.run_id, responder: r.responder, peers: r.peers, commands: r.commands ?? [] })
 }
 
 export function encodeReconcileRequest(request: ReconcileRequest): Uint8Array {

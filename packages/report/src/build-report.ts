@@ -6,6 +6,7 @@ import type { RunRecorder, Slo } from '@loadmesh/metrics'
 import { REPORT_SCHEMA, LATENCY_METRICS } from './report.ts'
 import type { Report, LatencyMetric } from './report.ts'
 import { collectWarnings } from './warnings.ts'
+import { productionWeighted, reportBreakdown } from './build-breakdown.ts'
 
 export interface BuildReportInput {
   runId: string
@@ -83,7 +84,17 @@ export function buildReport (i: BuildReportInput): Report {
     windows: i.recorder.windows().map(windowSummaryRow),
     warnings: []
   }
+  const breakdown = i.recorder.breakdown()
+  if (breakdown !== null) {
+    const sections = reportBreakdown(breakdown)
+    if (sections !== undefined) report.breakdown = sections
+    const weighted = productionWeighted(breakdown)
+    if (weighted !== undefined) report.production_weighted = weighted
+  }
   report.warnings = collectWarnings(report, c.clamped)
+  for (const [dim, n] of Object.entries(report.breakdown?.overflow ?? {})) {
+    report.warnings.push(`breakdown by ${dim}: more distinct values than kept; ${n} request(s) counted under "(other)"`)
+  }
   return report
 }
 

@@ -1,5 +1,7 @@
-export type { Report, LatencyMetric } from './report.ts'
-export { REPORT_SCHEMA, LATENCY_METRICS } from './report.ts'
+export type {
+  Report, LatencyMetric, BreakdownEntry, ReportBreakdown, ProductionWeighted, BreakdownLatencyMetric
+} from './report.ts'
+export { REPORT_SCHEMA, LATENCY_METRICS, BREAKDOWN_LATENCY_METRICS } from './report.ts'
 export { buildReport } from './build-report.ts'
 export type { BuildReportInput } from './build-report.ts'
 export { renderSummary } from './render-summary.ts'

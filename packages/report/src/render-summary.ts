@@ -1,7 +1,7 @@
 import { formatDuration } from '@loadmesh/clock'
 import type { Summary } from '@loadmesh/metrics'
 import { LATENCY_METRICS } from './report.ts'
-import type { Report } from './report.ts'
+import type { BreakdownEntry, Report } from './report.ts'
 
 /** The end-of-run table for people. Everything in it is also in the JSON report. */
 export function renderSummary (r: Report): string {
@@ -27,6 +27,20 @@ export function renderSummary (r: Report): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
   out.push('  ' + line(header))
   for (const x of rows) out.push('  ' + line(x))
+  for (const dim of ['endpoint', 'class', 'adversarial'] as const) {
+    const section = r.breakdown?.[dim]
+    if (section === undefined) continue
+    out.push('')
+    out.push(...breakdownTable(`by ${dim}`, section))
+  }
+  const pw = r.production_weighted
+  if (pw !== undefined) {
+    const l = pw.latency_ms
+    out.push('')
+    out.push(`  production-weighted (long tail, weight ${pw.weight.toFixed(1)} over ${q.completed + q.failed} requests)`)
+    out.push(`    ttft p50 ${fmt(l.ttft.p50)} p99 ${fmt(l.ttft.p99)}  tpot p50 ${fmt(l.tpot.p50)} p99 ${fmt(l.tpot.p99)}  e2e p50 ${fmt(l.e2e.p50)} p99 ${fmt(l.e2e.p99)} ms  error rate ${(pw.error_rate * 100).toFixed(2)}%`)
+    out.push(`    input tokens p50 ${fmtN(pw.tokens.input_per_request.p50)} p99 ${fmtN(pw.tokens.input_per_request.p99)}  output tokens p50 ${fmtN(pw.tokens.output_per_request.p50)} p99 ${fmtN(pw.tokens.output_per_request.p99)}`)
+  }
   if (r.slo_gate !== null) {
     out.push('')
     out.push(`  SLO gate (${r.slo_gate.percentile}): ${r.slo_gate.pass ? 'pass' : 'FAIL'}`)
@@ -50,4 +64,24 @@ function fmt (v: number | null): string {
 
 function fmtN (v: number | null): string {
   return v === null ? '-' : String(Math.round(v))
+}
+
+/** One line per label value: counts, then p50/p99 of the latencies that tell kinds of request apart. */
+function breakdownTable (title: string, section: Record<string, BreakdownEntry>): string[] {
+  const header = [title, 'done', 'failed', 'ttft p50', 'ttft p99', 'tpot p50', 'e2e p50', 'e2e p99', 'in p50', 'out p50']
+  const rows = Object.entries(section).map(([k, e]) => [
+    k.length > 40 ? k.slice(0, 39) + '…' : k,
+    String(e.requests.completed),
+    String(e.requests.failed),
+    fmt(e.latency_ms.ttft.p50),
+    fmt(e.latency_ms.ttft.p99),
+    fmt(e.latency_ms.tpot.p50),
+    fmt(e.latency_ms.e2e.p50),
+    fmt(e.latency_ms.e2e.p99),
+    fmtN(e.tokens.input_per_request.p50),
+    fmtN(e.tokens.output_per_request.p50)
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  return ['  ' + line(header), ...rows.map((x) => '  ' + line(x))]
 }

@@ -65,6 +65,57 @@ export interface Report {
   windows: WindowSummaryRow[]
   /** Things a reader must know before trusting the numbers (generator overload, drops, ...). */
   warnings: string[]
+  /**
+   * Results per label value (endpoint, class label, adversarial kind), when the run had more than
+   * one kind of request. Optional: reports without it are still v1.
+   */
+  breakdown?: ReportBreakdown
+  /** The production view of a long-tail (oversampled) run: every request weighted by its importance weight. */
+  production_weighted?: ProductionWeighted
+}
+
+/** Latency summaries kept per label value (ms). */
+export const BREAKDOWN_LATENCY_METRICS = ['ttft', 'tpot', 'itl', 'e2e'] as const
+export type BreakdownLatencyMetric = (typeof BREAKDOWN_LATENCY_METRICS)[number]
+
+/** One label value's results: the same summary shape as the totals. */
+export interface BreakdownEntry {
+  /** Finished requests with this label (sends are not labelled, so there is no `sent`). */
+  requests: { completed: number; failed: number; error_rate: number; errors: Record<string, number> }
+  /** Sum of the importance weights (= completed + failed unless the run oversampled). */
+  weight: number
+  tokens: { input_total: number; output_total: number; input_per_request: Summary; output_per_request: Summary }
+  latency_ms: Record<BreakdownLatencyMetric, Summary>
+  /** The entry's HDR histograms (same encoding as `histograms`; input_tokens and output_tokens raw): merge entries by adding these. */
+  histograms: Record<string, string>
+}
+
+export interface ReportBreakdown {
+  endpoint?: Record<string, BreakdownEntry>
+  /** Keyed `name=value` (e.g. `intent=code`); a request counts under each of its labels. */
+  class?: Record<string, BreakdownEntry>
+  /** Keyed by kind; `none` holds the ordinary requests. */
+  adversarial?: Record<string, BreakdownEntry>
+  /** Requests filed under `(other)` because a dimension had reached its bound of distinct values. */
+  overflow?: Record<string, number>
+}
+
+/**
+ * Weighted view: each finished request counts with weight w = p_production / p_sampled. Summaries'
+ * `count` is the sum of weights; percentiles are weighted percentiles (see docs/report-schema.md).
+ */
+export interface ProductionWeighted {
+  weight: number
+  completed_weight: number
+  failed_weight: number
+  /** failed_weight / weight. */
+  error_rate: number
+  errors: Record<string, number>
+  tokens: { input_per_request: Summary; output_per_request: Summary }
+  latency_ms: Record<BreakdownLatencyMetric, Summary>
+  /** Histogram counts per unit of weight (2^20). */
+  weight_unit: number
+  histograms: Record<string, string>
 }
 
 export type { Slo }

@@ -497,11 +497,6 @@ type CandidateSpec =
   | { family: 'lognormal' | 'negbin'; components: number }
   | { family: 'empirical' }
 
-function describe (spec: CandidateSpec): string {
-  if (spec.family === 'empirical') return 'empirical'
-  return spec.components === 1 ? spec.family : `${spec.family}-mixture(${spec.components})`
-}
-
 export function describeDistribution (d: LengthDistribution): string {
   switch (d.kind) {
     case 'lognormal': return `lognormal(mu=${d.mu.toFixed(4)}, sigma=${d.sigma.toFixed(4)})`
@@ -591,7 +586,7 @@ export function fitLengths (data: readonly number[], opts: FitLengthsOptions = {
   if (families.includes('empirical') || specs.length === 0) specs.push({ family: 'empirical' })
 
   const halves: [number[], number[]] = [[], []]
-  data.forEach((v, i) => halves[i % 2].push(v))
+  data.forEach((v, i) => { halves[i % 2].push(v) })
   const gh = halves.map(groupValues)
   const doCv = data.length >= MIN_CV
 

@@ -465,8 +465,12 @@ function openaiRecord (v: Record<string, unknown>, line: number, problems: Probl
   else if (req.prompt !== undefined) endpoint = '/v1/completions'
   else if (req.input !== undefined) endpoint = '/v1/embeddings'
   else problems.add(line, 'endpoint', `missing, and ${reqName} has no messages, prompt or input to tell it by`)
-  const model = req.model === undefined ? undefined : typeof req.model === 'string' ? req.model : (problems.add(line, `${reqName}.model`, `expected a string, got ${show(req.model)}`), undefined)
-  const stream = req.stream === undefined || req.stream === null ? undefined : typeof req.stream === 'boolean' ? req.stream : (problems.add(line, `${reqName}.stream`, `expected true or false, got ${show(req.stream)}`), undefined)
+  let model: string | undefined
+  if (typeof req.model === 'string') model = req.model
+  else if (req.model !== undefined) problems.add(line, `${reqName}.model`, `expected a string, got ${show(req.model)}`)
+  let stream: boolean | undefined
+  if (typeof req.stream === 'boolean') stream = req.stream
+  else if (req.stream !== undefined && req.stream !== null) problems.add(line, `${reqName}.stream`, `expected true or false, got ${show(req.stream)}`)
   const maxRaw = req.max_tokens ?? req.max_completion_tokens
   let maxTokens: number | undefined
   if (maxRaw !== undefined && maxRaw !== null) {

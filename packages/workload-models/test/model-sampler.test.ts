@@ -154,7 +154,7 @@ test('sessions: fitted from a chat log and sampled as conversations whose contex
   }
   let multi = 0
   for (const turns of bySession.values()) {
-    turns.forEach((r, i) => assert.equal(r.turn, i + 1))
+    turns.forEach((r, i) => { assert.equal(r.turn, i + 1) })
     for (let i = 1; i < turns.length; i++) {
       // Accumulate: each turn's input is at least the previous input plus output.
       assert.ok(turns[i].inputTokens >= turns[i - 1].inputTokens + turns[i - 1].outputTokens)

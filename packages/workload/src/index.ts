@@ -17,3 +17,7 @@ export { DURATION_KINDS, parseDurationSpec, formatDurationSpec, createDurationSa
 export { TOKENIZER, countTokens } from './tokenizer.ts'
 export type { PromptFactory, TextSource } from './prompt-factory.ts'
 export { MAX_PROMPT_TOKENS, createPromptFactory, createTextSource } from './prompt-factory.ts'
+export type { AdversarialKind, AdversarialOptions, AdversarialInput, AdversarialGenerator, AdversarialSpec } from './adversarial.ts'
+export {
+  ADVERSARIAL_KINDS, MAX_CONTEXT_ANSWER_TOKENS, createAdversarialGenerator, parseAdversarialSpec, formatAdversarialSpec
+} from './adversarial.ts'
