@@ -15,3 +15,6 @@ export type { Routing } from './step-engine.ts'
 export { prefixBlockHashes } from './prefix-hashes.ts'
 export { runVirtual } from './virtual-run.ts'
 export type { VirtualRunOptions, VirtualRunResult } from './virtual-run.ts'
+// The deadline heap behind "one timer for the whole engine"; the simulator's fixed engine uses it too.
+export { EventHeap } from './event-heap.ts'
+export type { HeapItem } from './event-heap.ts'

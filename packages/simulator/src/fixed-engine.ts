@@ -1,6 +1,6 @@
 import type { Clock, Timer } from '@loadmesh/clock'
-import { DeadlineHeap } from './deadline-heap.ts'
-import type { HeapItem } from './deadline-heap.ts'
+import { EventHeap } from '@loadmesh/sim-engine'
+import type { HeapItem } from '@loadmesh/sim-engine'
 import type { Engine, EngineFault, EngineStats, SimError, SimRequest, TokenSink } from './engine.ts'
 import type { LatencyModel } from './latency-model.ts'
 import { SimulatorConfigError } from './errors.ts'
@@ -69,7 +69,7 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
   if (!Number.isInteger(maxLen) || maxLen < 2) {
     throw new SimulatorConfigError(`fixed engine: maxModelLen must be an integer >= 2, got ${String(opts.maxModelLen)}`)
   }
-  const heap = new DeadlineHeap<Job>()
+  const heap = new EventHeap<Job>()
   let active = 0
   let running = false
   let seq = 0
