@@ -36,17 +36,15 @@ const SLOTS = 64
 // CommonJS source run with `eval: true`, so it needs no file on disk and no TypeScript loader.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
-const { performance } = require('node:perf_hooks')
 const n = workerData.slots
 const ctl = new Int32Array(workerData.sab, 0, 2)
 const gen = new Int32Array(workerData.sab, 8, n)
 const dl = new Float64Array(workerData.sab, 8 + 4 * n + (n % 2 === 1 ? 4 : 0), n)
 const fired = new Int32Array(n)
-const hr = () => { const t = process.hrtime(); return t[0] * 1e3 + t[1] / 1e6 }
-const off = hr() - performance.now()
+const hr = () => Number(process.hrtime.bigint()) / 1e6
 for (;;) {
   const seq = Atomics.load(ctl, 0)
-  const now = performance.now() + off
+  const now = hr()
   let min = Infinity
   for (let i = 0; i < n; i++) {
     const g = Atomics.load(gen, i)
@@ -55,20 +53,37 @@ for (;;) {
     if (d <= now) { fired[i] = g; parentPort.postMessage(i) } else if (d < min) min = d
   }
   if (min === Infinity) Atomics.wait(ctl, 0, seq)
-  else Atomics.wait(ctl, 0, seq, min - (performance.now() + off))
+  else Atomics.wait(ctl, 0, seq, min - hr())
 }
 `
 
+// process.hrtime.bigint(): the array form was measured to jump by ~2 ms between its first and
+// later calls, which would shift every deadline.
 function hrMs(): number {
-  const t = process.hrtime()
-  return t[0] * 1e3 + t[1] / 1e6
+  return Number(process.hrtime.bigint()) / 1e6
+}
+
+/** hrtime minus performance.now(), from the tightest of a few back-to-back readings. */
+function calibrate(): number {
+  let best = Number.POSITIVE_INFINITY
+  let offset = 0
+  for (let i = 0; i < 5; i++) {
+    const a = performance.now()
+    const h = hrMs()
+    const b = performance.now()
+    if (b - a < best) { best = b - a; offset = h - (a + b) / 2 }
+  }
+  return offset
 }
 
 class Hub {
   private readonly ctl: Int32Array
   private readonly gen: Int32Array
   private readonly dl: Float64Array
-  /** performance.now() + offset = CLOCK_MONOTONIC in ms, the helper's time base. */
+  /**
+   * performance.now() + offset = process.hrtime() in ms, the helper's time base. (The helper reads
+   * hrtime itself: a worker's performance.now() was measured 2 ms off the main thread's.)
+   */
   private readonly offset: number
   private readonly rings: Array<(() => void) | null> = new Array<(() => void) | null>(SLOTS).fill(null)
   private readonly free: number[] = []
@@ -80,7 +95,7 @@ class Hub {
     this.gen = new Int32Array(sab, 8, SLOTS)
     this.dl = new Float64Array(sab, 8 + 4 * SLOTS + (SLOTS % 2 === 1 ? 4 : 0), SLOTS)
     for (let i = SLOTS - 1; i >= 0; i--) this.free.push(i)
-    this.offset = hrMs() - performance.now()
+    this.offset = calibrate()
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, slots: SLOTS }, name: 'loadmesh-precise-alarm' })
     worker.on('message', (slot: number) => { this.rings[slot]?.() })
     const die = (): void => { this.dead = true }
