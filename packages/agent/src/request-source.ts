@@ -109,9 +109,11 @@ export function nominalWorkload(w: WorkloadSource, loaded: LoadedWorkload, durat
   const records = loaded.log.records
   let d = durationMs
   if (d === null && !w.loop) {
-    const end = w.to_ms !== null ? w.to_ms : records[records.length - 1].atMs
-    // Past the last due time: runOpenLoop sends what is due strictly before the end.
-    d = Math.floor((end - w.from_ms) / w.speedup) + 1
+    // The window's end is exclusive, as the run's is; without one, just past the last record
+    // (runOpenLoop sends what is due strictly before the end).
+    d = w.to_ms !== null
+      ? (w.to_ms - w.from_ms) / w.speedup
+      : Math.floor((records[records.length - 1].atMs - w.from_ms) / w.speedup) + 1
   }
   if (d === null) return { durationMs: null, ratePerS: 0, requests: null }
   let n = 0

@@ -22,7 +22,7 @@ export const DEFAULTS = {
 } as const
 
 /** Flags that describe synthetic requests: a replay or a model replaces them. */
-const SYNTHETIC_FLAGS = ['rate', 'concurrency', 'arrival', 'burstiness', 'input-tokens', 'output-tokens'] as const
+const SYNTHETIC_FLAGS = ['rate', 'concurrency', 'arrival', 'burstiness', 'input-tokens', 'output-tokens', 'endpoint-mix'] as const
 
 /**
  * Turns flag values (plan file merged under command-line flags) into a RunConfig. Each value is
@@ -117,7 +117,7 @@ function workloadFromFlags (v: FlagValues, num: (k: string, text: string) => num
   const owner = replay !== undefined ? '--replay' : '--workload'
   const synthetic = SYNTHETIC_FLAGS.find((f) => v[f] !== undefined)
   if (synthetic !== undefined) {
-    throw new UsageError(`--${synthetic} does not apply with ${owner}: the ${replay !== undefined ? 'log' : 'model'} sets the arrivals and lengths`, 'use --rate-scale (and --input-scale / --output-scale with a model) to change them')
+    throw new UsageError(`--${synthetic} does not apply with ${owner}: the ${replay !== undefined ? 'log' : 'model'} sets the arrivals, endpoints and lengths`, 'use --rate-scale (and --input-scale / --output-scale with a model) to change them')
   }
   if (v['long-tail'] !== undefined && replay !== undefined) throw new UsageError('--long-tail does not apply with --replay: a replay sends the log as it is', 'oversample with --workload model.json or a synthetic run')
   if (replay !== undefined) {
