@@ -1,8 +1,8 @@
 import type { LengthSpec, ArrivalKind, AdversarialSpec } from '@loadmesh/workload'
 import { ADVERSARIAL_KINDS } from '@loadmesh/workload'
 import type { Slo } from '@loadmesh/metrics'
-import { ENDPOINTS } from '@loadmesh/injector'
-import type { Endpoint as AnyEndpoint } from '@loadmesh/injector'
+import { ENDPOINTS, HTTP_CLIENT_KINDS } from '@loadmesh/injector'
+import type { Endpoint as AnyEndpoint, HttpClientKind } from '@loadmesh/injector'
 import type { WorkloadLogFormat } from '@loadmesh/workload-models'
 
 /**
@@ -70,6 +70,8 @@ export interface RunConfig {
   max_in_flight: number
   timeout_ms: number
   connections: number
+  /** HTTP client for the target (see the injector's `httpClient`); absent: `auto`. */
+  http_client?: HttpClientKind
   /** Exit non-zero when failed / sent exceeds this fraction. */
   max_error_rate: number
   fail_on_slo: boolean
@@ -106,6 +108,7 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (!(c.burstiness > 0)) fail(`--burstiness: must be positive, got ${c.burstiness}`)
   if (!(Number.isInteger(c.max_in_flight) && c.max_in_flight > 0)) fail(`--max-in-flight: must be a positive integer, got ${c.max_in_flight}`)
   if (!(Number.isInteger(c.connections) && c.connections > 0)) fail(`--connections: must be a positive integer, got ${c.connections}`)
+  if (c.http_client !== undefined && !HTTP_CLIENT_KINDS.includes(c.http_client)) fail(`--http-client: "${String(c.http_client)}" is not one of ${HTTP_CLIENT_KINDS.join(', ')}`)
   if (!(c.timeout_ms > 0)) fail(`--timeout: must be positive, got ${c.timeout_ms} ms`)
   if (!(c.max_error_rate >= 0 && c.max_error_rate <= 1)) fail(`--max-error-rate: must be within 0..1, got ${c.max_error_rate}`)
   if (c.model.length === 0) fail('--model: must not be empty')

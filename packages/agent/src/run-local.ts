@@ -3,7 +3,7 @@ import type { Clock } from '@loadmesh/clock'
 import { createRng, createArrivalProcess, countTokens, TOKENIZER } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { LiveView, RunRecorder } from '@loadmesh/metrics'
-import { createInjector, runOpenLoop, runClosedLoop } from '@loadmesh/injector'
+import { createIdleWork, createInjector, runOpenLoop, runClosedLoop, settleHeap } from '@loadmesh/injector'
 import { buildReport } from '@loadmesh/report'
 import type { Report } from '@loadmesh/report'
 import type { RunConfig } from './run-config.ts'
@@ -38,8 +38,20 @@ export interface RunLocalOptions {
 }
 
 /**
+ * Expected cost of the first recorder event of a new window (it encodes the window before last and
+ * fills the new one's histograms: 2-5 ms measured) and of a progress view (1-9 ms): the idle queue
+ * waits for that much slack before running them.
+ */
+const WINDOW_TURN_MS = 3
+const PROGRESS_MS = 3
+
+/**
  * One agent, alone: workload -> schedule -> injector -> recorder -> report. The mesh will run the
  * same pipeline per agent with its share of the rate; nothing here knows about peers.
+ *
+ * Only the sends happen at their due times. Everything else the recorder and the live panel do is
+ * deferred to the slack between due sends (idle-work.ts in the injector), and the heap is settled
+ * before the first due time (heap-settle.ts): both measured to be what delayed sends.
  */
 export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promise<Report> {
   const { clock } = opts
@@ -49,23 +61,38 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   const source = createRequestSource(config, rng, opts.workload !== undefined ? opts.workload : await loadWorkload(config))
 
   const health = createHealthMonitor()
+  const idle = createIdleWork(clock)
   // `recorder` exists once the start time is known, after the warm-up; nothing is sent before.
   let recorder: RunRecorder | undefined
+  // The newest window an event was deferred for: the first event of the next one is the costly one.
+  let lastWindow = -1
+  const costAt = (r: RunRecorder, t: number): number | undefined => {
+    const w = Math.floor((t - r.startAt) / r.windowMs)
+    if (!(w > lastWindow)) return undefined
+    lastWindow = w
+    return WINDOW_TURN_MS
+  }
   const injector = createInjector({
     baseUrl: config.target,
     model: config.model,
     apiKey: opts.apiKey,
     timeoutMs: config.timeout_ms,
     connections: config.connections,
+    httpClient: config.http_client,
     clock,
     countTokens,
-    onSent: (t) => recorder?.onSent(t)
+    onSent: (t) => {
+      const r = recorder
+      if (r !== undefined) idle.defer(() => r.onSent(t), costAt(r, t))
+    }
   })
   // Open connections before the clock starts, so connection setup and the HTTP parser's first use
   // do not land on the first scheduled requests as schedule lag.
   if (opts.warmupConnections !== 0) {
     await injector.warmup(Math.min(config.connections, opts.warmupConnections ?? 8))
   }
+  // Setup's survivors would otherwise be copied by the run's first scavenges, sends waiting.
+  settleHeap()
   const startedAt = clock.wallNow()
   const startAt = clock.now() + (opts.leadMs ?? 50)
   const rec = createRunRecorder({ startAt, windowMs: 1000, slo: config.slo, breakdown: source.breakdown })
@@ -74,22 +101,30 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   const send = async (p: PlannedRequest, intendedAt: number): Promise<void> => {
     const result = await injector.send(p.spec, intendedAt)
     if (p.labels !== undefined) result.labels = p.labels
-    rec.record(result)
+    idle.defer(() => rec.record(result), costAt(rec, Number.isFinite(result.endAt) ? result.endAt : clock.now()))
   }
+  const onScheduled = (t: number): void => idle.defer(() => rec.onScheduled(t))
+  const onDropped = (t: number): void => idle.defer(() => rec.onDropped(t))
   const fire = (intendedAt: number): Promise<void> => send(source.next(), intendedAt)
 
   const progress = (): void => {
     if (opts.onProgress === undefined) return
+    // The views are built only if read: a quiet panel costs nothing.
+    let live: LiveView | undefined
+    let healthView: InjectorHealth | undefined
     opts.onProgress({
       run_id: runId,
       elapsed_ms: Math.max(0, clock.now() - startAt),
       duration_ms: config.duration_ms,
       in_flight: injector.stats().inFlight,
-      live: rec.live(5000),
-      health: health.read()
+      get live () { return (live ??= rec.live(5000)) },
+      get health () { return (healthView ??= health.read()) }
     })
   }
-  let ticker = clock.setTimer(function tick () { progress(); ticker = clock.setTimer(tick, 1000) }, 1000)
+  let ticker = clock.setTimer(function tick () {
+    idle.defer(progress, PROGRESS_MS)
+    ticker = clock.setTimer(tick, 1000)
+  }, 1000)
 
   health.start()
   try {
@@ -103,9 +138,10 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
         nextGapMs: () => plan.nextGapMs(),
         maxInFlight: config.max_in_flight,
         fire: (t) => send(plan.current(), t),
-        onScheduled: (t) => rec.onScheduled(t),
-        onDropped: (t) => rec.onDropped(t),
-        signal: opts.signal
+        onScheduled,
+        onDropped,
+        signal: opts.signal,
+        idle
       })
     } else if (config.mode === 'open') {
       const arrivals = createArrivalProcess(
@@ -123,9 +159,10 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
           : () => arrivals.nextGapMs(),
         maxInFlight: config.max_in_flight,
         fire,
-        onScheduled: (t) => rec.onScheduled(t),
-        onDropped: (t) => rec.onDropped(t),
-        signal: opts.signal
+        onScheduled,
+        onDropped,
+        signal: opts.signal,
+        idle
       })
     } else {
       await runClosedLoop({
@@ -133,14 +170,16 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
         startAt,
         durationMs: config.duration_ms,
         concurrency: config.concurrency as number,
-        fire: (t) => { rec.onScheduled(t); return fire(t) },
+        fire: (t) => { onScheduled(t); return fire(t) },
         signal: opts.signal
       })
     }
   } finally {
     ticker.cancel()
     await injector.close()
+    idle.close()
   }
+  idle.flush()
   const injectorHealth = health.stop()
   progress()
   const endAt = clock.now()

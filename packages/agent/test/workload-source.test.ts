@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -10,7 +11,7 @@ import type { WorkloadLog, WorkloadModel } from '@loadmesh/workload-models'
 import { createRequestSource, parseEndpointMix, parseLongTail, tiltTable, validateRunConfig } from '../src/index.ts'
 import type { PlannedRequest, RunConfig } from '../src/index.ts'
 
-const AZURE = '/work/shared/datasets/azure-llm-2023-conv.csv'
+const AZURE = fileURLToPath(new URL('../../../test/fixtures/azure-llm-2023-conv.csv', import.meta.url))
 
 function config (over: Partial<RunConfig> = {}): RunConfig {
   return validateRunConfig({
@@ -234,4 +235,10 @@ test('long tail on a model: rare classes and lengths oversampled, weights give t
   }
   const ks = weightedKs(values, weights, cdf)
   assert.ok(ks < 0.03, `weighted KS against the production sample ${ks}`)
+})
+
+test('a run config names a bad HTTP client (from flags or a peer\'s plan) and keeps a good one', () => {
+  assert.throws(() => config({ http_client: 'curl' as unknown as 'auto' }), /--http-client: "curl" is not one of auto, undici/)
+  assert.equal(config({ http_client: 'undici' }).http_client, 'undici')
+  assert.equal(config().http_client, undefined)
 })

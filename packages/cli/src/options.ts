@@ -31,6 +31,7 @@ export const RUN_FLAGS: FlagDoc[] = [
   { name: 'seed', type: 'string', arg: 'N', help: 'PRNG seed: same seed, same requests (default random, reported)' },
   { name: 'slo', type: 'string', arg: 'SPEC', help: 'SLOs for goodput, e.g. ttft=500ms,tpot=50ms,e2e=10s' },
   { name: 'max-in-flight', type: 'string', arg: 'N', help: 'open-loop cap; arrivals over it are dropped and counted (default 4096)' },
+  { name: 'http-client', type: 'string', arg: 'KIND', help: 'auto (own HTTP/1.1 pool for http://, undici for https://) or undici (default auto)' },
   { name: 'connections', type: 'string', arg: 'N', help: 'keep-alive connections in the pool (default: max in flight, at most 1024)' },
   { name: 'timeout', type: 'string', arg: 'DUR', help: 'per-request timeout (default 120s)' },
   { name: 'max-error-rate', type: 'string', arg: 'F', help: 'exit 3 when failed/sent exceeds F (default 0)' },

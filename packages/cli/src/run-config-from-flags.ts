@@ -77,6 +77,7 @@ export function runConfigFromFlags (v: FlagValues, target: string, model: string
     max_in_flight: maxInFlight,
     timeout_ms: parseDuration(str('timeout'), '--timeout'),
     connections,
+    ...(v['http-client'] !== undefined ? { http_client: v['http-client'] as NonNullable<RunConfig['http_client']> } : {}),
     max_error_rate: num('max-error-rate', str('max-error-rate')),
     fail_on_slo: v['fail-on-slo'] === true,
     endpoint_mix: v['endpoint-mix'] !== undefined ? parseEndpointMix(v['endpoint-mix'] as string) : null,

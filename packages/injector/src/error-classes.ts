@@ -6,8 +6,8 @@
  *   `errorMessage` holds the first ~200 characters of the error body's message and the
  *   `retry-after` header when present.
  * - `connect`: no response header ever arrived because the connection failed: refused, reset or
- *   closed before the response, DNS failure, undici's connect timeout, or an unparsable response
- *   head. Also a request sent after `close()`.
+ *   closed before the response, DNS failure, the connect timeout (the request timeout, at most
+ *   10 s), or an unparsable response head. Also a request sent after `close()`.
  * - `timeout`: the injector's own per-request timeout (`timeoutMs`, counted from the actual send)
  *   expired first; the request is aborted. This includes time spent waiting for a free connection.
  * - `stream_aborted`: the connection was closed or reset after the response headers, or a streamed

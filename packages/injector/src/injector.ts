@@ -1,12 +1,15 @@
-import type { Clock } from '@loadmesh/clock'
+import type { Clock, Timer } from '@loadmesh/clock'
 import { emptyResult } from '@loadmesh/metrics'
 import type { RequestResult } from '@loadmesh/metrics'
 import { Pool } from 'undici'
+import { createH1Pool } from './h1-pool.ts'
+import type { RequestDispatcher, ResponseHandler } from './h1-pool.ts'
 import { InjectorConfigError } from './injector-config-error.ts'
 import { createBodyEncoder } from './request-body.ts'
 import { checkRequestSpec, isGenerative } from './request-spec.ts'
 import type { Endpoint, RequestSpec } from './request-spec.ts'
 import { ResponseRecorder } from './response-recorder.ts'
+import { TimeoutList } from './timeout-list.ts'
 
 export interface InjectorOptions {
   /**
@@ -27,7 +30,15 @@ export interface InjectorOptions {
   countTokens?: (text: string) => number
   /** Called at each actual send, so live views can count `sent` before responses come back. */
   onSent?: (sentAt: number) => void
+  /**
+   * `auto` (default): loadmesh's own HTTP/1.1 pool for `http:` targets, undici for `https:`.
+   * `undici`: undici for every target, the escape hatch if a server or proxy trips the own pool.
+   */
+  httpClient?: HttpClientKind
 }
+
+export type HttpClientKind = 'auto' | 'undici'
+export const HTTP_CLIENT_KINDS: readonly HttpClientKind[] = Object.freeze(['auto', 'undici'] as const)
 
 export interface InjectorStats {
   /** Requests sent and not yet settled. */
@@ -61,9 +72,11 @@ export interface Injector {
 export { InjectorConfigError }
 
 /**
- * An OpenAI-compatible HTTP client built for measurement: one undici Pool of keep-alive sockets
+ * An OpenAI-compatible HTTP client built for measurement: one pool of keep-alive sockets
  * (pipelining 1) per target, requests dispatched with a handler object (no streams, no promise
- * per chunk), the body encoded from pre-built templates.
+ * per chunk), the body encoded from pre-built templates. Plain `http:` targets use our own lean
+ * HTTP/1.1 pool (h1-pool.ts: about half undici's CPU per request, which is what lets one core
+ * keep up with autocannon); `https:` targets use undici's Pool.
  *
  * Non-streamed responses: the whole answer arrives with the body, so `firstTokenAt` and
  * `firstContentAt` are the end of the body (when it has content), `lastTokenAt` is NaN and
@@ -100,15 +113,20 @@ export function createInjector(opts: InjectorOptions): Injector {
   const streamHeaders = buildHeaders(opts, 'text/event-stream')
   const plainHeaders = buildHeaders(opts, 'application/json')
 
-  const pool = new Pool(url.origin, {
-    connections: opts.connections,
-    pipelining: 1,
-    // Our own timer bounds the whole request; undici's would only fire later and less precisely.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connectTimeout: Math.min(timeoutMs, 10_000)
-  })
+  const ownPool = url.protocol === 'http:' && (opts.httpClient ?? 'auto') === 'auto'
+  const pool: RequestDispatcher = ownPool
+    ? createH1Pool(url, { connections: opts.connections, connectTimeoutMs: Math.min(timeoutMs, 10_000) })
+    : new Pool(url.origin, {
+      connections: opts.connections,
+      pipelining: 1,
+      // Our own timer bounds the whole request; undici's would only fire later and less precisely.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connectTimeout: Math.min(timeoutMs, 10_000)
+    }) as unknown as RequestDispatcher
 
+  // One timer for every request's timeout instead of a setTimeout/clearTimeout pair per request.
+  const timeouts = new TimeoutList(clock)
   let closed = false
   let inFlight = 0
   let sent = 0
@@ -128,7 +146,7 @@ export function createInjector(opts: InjectorOptions): Injector {
         const rec = new ResponseRecorder(clock, req, result, countTokens, (r) => {
           settled()
           resolve(r)
-        })
+        }, !ownPool)
         inFlight++
         sent++
         if (closed) {
@@ -144,7 +162,7 @@ export function createInjector(opts: InjectorOptions): Injector {
         }
         result.sentAt = clock.now()
         onSent?.(result.sentAt)
-        rec.armTimeout(timeoutMs)
+        rec.armTimeout(timeouts, timeoutMs)
         try {
           pool.dispatch({
             path: path as string,
@@ -159,24 +177,29 @@ export function createInjector(opts: InjectorOptions): Injector {
     },
     async warmup(connections, warmTimeoutMs = 5000) {
       const n = Math.max(0, Math.min(connections, opts.connections))
-      const one = async (): Promise<void> => {
-        try {
-          const res = await pool.request({
-            path: `${prefix}/v1/models`,
-            method: 'GET',
-            headers: plainHeaders,
-            signal: AbortSignal.timeout(warmTimeoutMs)
-          })
-          await res.body.dump()
-        } catch {
-          // A server without /v1/models still gets its connection opened; anything worse shows up in the run.
+      // A server without /v1/models still gets its connection opened; anything worse shows up in the run.
+      const one = (): Promise<void> => new Promise<void>((resolve) => {
+        let timer: Timer | null = null
+        const done = (): void => { timer?.cancel(); resolve() }
+        const handler: ResponseHandler = {
+          onRequestStart(c) { timer = clock.setTimer(() => c.abort(new Error('warm-up request timed out')), warmTimeoutMs) },
+          onResponseData() {},
+          onResponseEnd: done,
+          onResponseError: done
         }
-      }
+        try {
+          pool.dispatch({ path: `${prefix}/v1/models`, method: 'GET', headers: plainHeaders }, handler)
+        } catch {
+          resolve()
+        }
+      })
       await Promise.all(Array.from({ length: n }, one))
     },
     async close() {
       closed = true
       await pool.close()
+      // close() waits for every request, so each has left the timeout list already.
+      timeouts.clear()
     },
     stats: () => ({ inFlight, sent, completed })
   }

@@ -1,4 +1,5 @@
 import type { Clock } from '@loadmesh/clock'
+import type { IdleWork } from './idle-work.ts'
 import type { LoopResult } from './loop-result.ts'
 import { ScheduleError } from './schedule-error.ts'
 import { createWaker } from './waker.ts'
@@ -26,6 +27,11 @@ export interface OpenLoopOptions {
    * on a timer and polls (default 2 ms). The system clock uses a precise alarm instead (waker.ts).
    */
   spinMs?: number
+  /**
+   * Bookkeeping to run in the slack between due sends (idle-work.ts): the loop reports the time
+   * to its next due send and drains the queue right after each batch of sends.
+   */
+  idle?: IdleWork
 }
 
 /**
@@ -42,7 +48,7 @@ export interface OpenLoopOptions {
 export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
   const bad = validate(o)
   if (bad !== null) return Promise.reject(new ScheduleError(`open loop: ${bad}`))
-  const { clock, fire, maxInFlight, onScheduled, onDropped, signal } = o
+  const { clock, fire, maxInFlight, onScheduled, onDropped, signal, idle } = o
   const endAt = o.startAt + o.durationMs
   const maxRequests = o.maxRequests ?? Number.POSITIVE_INFINITY
 
@@ -68,6 +74,8 @@ export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
     function stopScheduling(): void {
       scheduling = false
       waker.cancel()
+      // Nothing is due any more: deferred bookkeeping need not wait.
+      idle?.drain()
     }
 
     function settle(): void {
@@ -92,6 +100,7 @@ export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
       if (settledAll || scheduling || waitForEnd || inFlight > 0) return
       settledAll = true
       waker.close()
+      idle?.setSlack(null)
       signal?.removeEventListener('abort', onAbort)
       if (failure !== null) reject(failure)
       else resolve({ scheduled, fired, dropped })
@@ -137,6 +146,8 @@ export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
         else maybeDone()
       } else {
         waker.wakeAt(next)
+        // Everything due is sent and the alarm is armed: the rest of the gap is slack.
+        idle?.drain()
       }
     }
 
@@ -153,6 +164,7 @@ export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
       return
     }
     signal?.addEventListener('abort', onAbort, { once: true })
+    idle?.setSlack(() => scheduling ? next - clock.now() : Number.POSITIVE_INFINITY)
     try {
       next = o.startAt + gap()
     } catch (err) {

@@ -20,9 +20,15 @@ interface Template {
 export function createBodyEncoder(model: string): BodyEncoder {
   const m = JSON.stringify(model)
   const templates = new Map<string, Template>()
+  // A run sends one shape over and over: the last template answers without building a map key.
+  let lastEndpoint = ''
+  let lastStream = false
+  let lastUsage = false
+  let last: Template | null = null
 
   function template(req: RequestSpec): Template {
     const usage = req.stream && req.includeUsage
+    if (last !== null && req.endpoint === lastEndpoint && req.stream === lastStream && usage === lastUsage) return last
     const key = `${req.endpoint}${req.stream ? 's' : 'n'}${usage ? 'u' : ''}`
     let t = templates.get(key)
     if (t === undefined) {
@@ -36,6 +42,10 @@ export function createBodyEncoder(model: string): BodyEncoder {
       }
       templates.set(key, t)
     }
+    lastEndpoint = req.endpoint
+    lastStream = req.stream
+    lastUsage = usage
+    last = t
     return t
   }
 

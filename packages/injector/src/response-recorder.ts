@@ -1,12 +1,13 @@
-import type { Clock, Timer } from '@loadmesh/clock'
+import type { Clock } from '@loadmesh/clock'
 import type { RequestResult } from '@loadmesh/metrics'
-import type { Dispatcher } from 'undici'
+import type { RequestController, ResponseHandler } from './h1-pool.ts'
+import type { TimeoutEntry, TimeoutList } from './timeout-list.ts'
 import { createSseParser, SseProtocolError } from './sse-parser.ts'
 import type { SseEvent, SseParser } from './sse-parser.ts'
 import { clip, describeError, httpErrorMessage, isTimeoutError } from './error-classes.ts'
 import type { RequestSpec } from './request-spec.ts'
 
-type Controller = Dispatcher.DispatchController
+type Controller = RequestController
 type Headers = Record<string, string | string[] | undefined>
 
 /** Error bodies are only read for their message; more is never needed. */
@@ -19,16 +20,19 @@ interface Usage {
 }
 
 /**
- * Turns one undici response into a `RequestResult`, as an undici dispatch handler: callbacks
- * straight from the HTTP parser, no streams and no promise per chunk. One clock reading per
- * network read; every SSE event completed by that read carries it, because that is when the
+ * Turns one response into a `RequestResult`, as a dispatch handler (of undici's pool or ours,
+ * h1-pool.ts; the contract is the same): callbacks straight from the HTTP parser, no streams and
+ * no promise per chunk. One clock reading per network read; every SSE event completed by that read carries it, because that is when the
  * client could have seen the token.
  *
  * The first outcome wins (`finished`): a timeout, protocol error or abort that races with the
  * end of the response can never produce two results or resolve twice.
  */
-export class ResponseRecorder implements Dispatcher.DispatchHandler {
+export class ResponseRecorder implements ResponseHandler, TimeoutEntry {
   readonly result: RequestResult
+  deadline = Number.NaN
+  timeoutPrev: TimeoutEntry | null = null
+  timeoutNext: TimeoutEntry | null = null
   private readonly clock: Clock
   private readonly req: RequestSpec
   private readonly chat: boolean
@@ -36,8 +40,9 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
   private readonly answerKey: 'data' | 'results' | null
   private readonly countTokens: ((text: string) => number) | undefined
   private readonly settle: (r: RequestResult) => void
+  private readonly deferSettle: boolean
   private controller: Controller | null = null
-  private timer: Timer | null = null
+  private timeouts: TimeoutList | null = null
   private finished = false
   private status = 0
   private gotHeaders = false
@@ -59,7 +64,8 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
     req: RequestSpec,
     result: RequestResult,
     countTokens: ((text: string) => number) | undefined,
-    settle: (r: RequestResult) => void
+    settle: (r: RequestResult) => void,
+    deferSettle: boolean
   ) {
     this.clock = clock
     this.req = req
@@ -70,11 +76,13 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
     this.texts = countTokens === undefined ? null : []
     this.reasoningTexts = countTokens === undefined ? null : []
     this.settle = settle
+    this.deferSettle = deferSettle
   }
 
-  /** Starts the per-request timeout; `timeoutMs` counts from the actual send. */
-  armTimeout(ms: number): void {
-    this.timer = this.clock.setTimer(this.onTimeout, ms)
+  /** Starts the per-request timeout on the injector's shared list; it counts from `result.sentAt`. */
+  armTimeout(list: TimeoutList, ms: number): void {
+    this.timeouts = list
+    list.add(this, this.result.sentAt + ms, this.result.sentAt)
   }
 
   /** Fails the request before or outside undici (e.g. dispatch threw, injector closed). */
@@ -157,8 +165,8 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
     } else this.fail('stream_aborted', describeError(err), false)
   }
 
-  private readonly onTimeout = (): void => {
-    this.timer = null
+  onTimeout(): void {
+    this.timeouts = null
     if (this.finished) return
     this.fail('timeout', `no complete response within the request timeout`, true)
   }
@@ -323,15 +331,17 @@ export class ResponseRecorder implements Dispatcher.DispatchHandler {
 
   private finish(): void {
     this.finished = true
-    if (this.timer !== null) { this.timer.cancel(); this.timer = null }
+    if (this.timeouts !== null) { this.timeouts.remove(this); this.timeouts = null }
     this.parser = null
     this.body = []
     this.countOutputs()
     // With pipelining 1, undici hands a keep-alive socket to the next request only one
     // setImmediate after the response ended (to notice servers that close anyway). Resolving two
     // turns later lets a caller that sends again at once reuse that socket instead of opening a
-    // new one. All timestamps are taken already, so the delay costs no accuracy.
-    setImmediate(this.settleSoon)
+    // new one. All timestamps are taken already, so the delay costs no accuracy. Our own pool
+    // frees the socket before the end reaches us, so it needs no delay.
+    if (this.deferSettle) setImmediate(this.settleSoon)
+    else this.settle(this.result)
   }
 
   private readonly settleSoon = (): void => {

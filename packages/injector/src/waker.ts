@@ -32,10 +32,8 @@ const BACKSTOP_MS = 2
  * The alarm rings ~0.1 ms late (futex timer slack plus the hop to the main thread), so it is set
  * this much early and the rest is polled; below POLL_BELOW_MS polling is cheaper than a ring.
  */
-const EARLY_MS = Number(process.env.LM_EARLY_MS ?? 0.1)
-const POLL_BELOW_MS = Number(process.env.LM_POLL_BELOW_MS ?? 0.15)
-
-const DBG: Record<string, number> = ((globalThis as Record<string, unknown>).__wakerDbg ??= { src: 0 }) as Record<string, number>
+const EARLY_MS = 0.1
+const POLL_BELOW_MS = 0.15
 
 export interface WakerOptions {
   /** How long before a due time a polling waker stops sleeping on a timer (default 2 ms). */
@@ -114,9 +112,7 @@ class PreciseWaker implements Waker {
   private readonly onRing = (): void => {
     // The helper fires an arming once, so there is nothing left to cancel.
     this.alarmArmed = false
-    DBG.src = 1
     this.check()
-    DBG.src = 0
   }
 
   private readonly check = (): void => {
@@ -127,7 +123,6 @@ class PreciseWaker implements Waker {
       this.schedule(remaining)
       return
     }
-    if (-remaining > 1) { const k = DBG.src === 1 ? 'ring' : this.backstop === null ? 'immediate' : 'backstop'; DBG[k] = (DBG[k] ?? 0) + 1 }
     this.armed = false
     this.clearTimers()
     this.disarmAlarm()

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { systemClock } from '@loadmesh/clock'
+import { createManualClock, systemClock } from '@loadmesh/clock'
 import { deriveMetrics } from '@loadmesh/metrics'
 import type { Clock } from '@loadmesh/clock'
 import { createInjector, InjectorConfigError } from '../src/index.ts'
@@ -261,22 +261,23 @@ test('a stream that stalls after headers is a timeout too', async () => {
 })
 
 test('a request that times out while queued for a connection is never sent', async () => {
-  const clock = steppingClock('held')
-  let release: () => void = () => {}
-  await withServer((_q, res) => {
-    release = () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"choices":[]}') }
-  }, clock, async (inj, srv) => {
+  // Every request has the same timeout and the queue is FIFO, so a queued request times out right
+  // after the ones holding the connections: those are aborted, and it must not go out on the
+  // connection that frees up.
+  const clock = createManualClock(1000)
+  await withServer(() => {}, clock, async (inj, srv) => {
     const first = inj.send(chat({ stream: false }), 0)
     while (srv.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
     const second = inj.send(chat({ stream: false }), 0)
-    clock.held[1].fire()
-    const r2 = await second
+    clock.advance(200)
+    const [r1, r2] = await Promise.all([first, second])
+    assert.equal(r1.errorClass, 'timeout')
     assert.equal(r2.errorClass, 'timeout')
-    release()
-    assert.equal((await first).ok, true)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(r2.endAt - r2.sentAt, 200)
+    await new Promise((resolve) => setTimeout(resolve, 100))
     assert.equal(srv.requests.length, 1)
-  }, { connections: 1 })
+    assert.equal(inj.stats().inFlight, 0)
+  }, { connections: 1, timeoutMs: 200 })
 })
 
 test('a connection closed mid-stream is stream_aborted, keeping what arrived', async () => {
@@ -398,4 +399,38 @@ test('send after close fails as connect instead of throwing; bad options throw I
   assert.throws(() => createInjector({ baseUrl: 'nope', model: 'm', timeoutMs: 1, connections: 1, clock: systemClock() }),
     (e: unknown) => e instanceof InjectorConfigError && e.code === 'ERR_BAD_INJECTOR_CONFIG' && /"nope"/.test(e.message))
   assert.throws(() => createInjector({ baseUrl: 'http://x', model: 'm', timeoutMs: 1, connections: 0, clock: systemClock() }), InjectorConfigError)
+})
+
+test('both HTTP clients (own pool and undici) give the same results: streamed, non-streamed and http_500', async () => {
+  const results: Record<string, unknown[]> = {}
+  for (const httpClient of ['auto', 'undici'] as const) {
+    const clock = steppingClock()
+    const out: unknown[] = []
+    await withServer(async (req, res) => {
+      if (req.path === '/v1/completions') {
+        res.writeHead(500, { 'content-type': 'application/json' })
+        res.end('{"error":{"message":"boom"}}')
+        return
+      }
+      if (JSON.parse(req.body).stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ id: 'c2', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi there' }, finish_reason: 'stop' }], usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 } }))
+        return
+      }
+      await writePaced(res, clock, [sse(chatChunk({ content: 'a' })), sse(chatChunk({ content: 'b' }, 'stop')), sse('[DONE]')])
+    }, clock, async (inj) => {
+      out.push(await inj.send(chat({ includeUsage: false }), 0))
+      out.push(await inj.send(chat({ stream: false }), 0))
+      const failed = await inj.send({ endpoint: '/v1/completions', prompt: 'x', inputTokens: 1, maxTokens: 4, stream: false, includeUsage: false }, 0)
+      assert.equal(failed.ok, false)
+      out.push(failed.errorClass)
+    }, { httpClient })
+    results[httpClient] = out
+  }
+  const auto = results.auto as Array<{ ok?: boolean, outputTokens?: number }>
+  assert.equal(auto[0].ok, true)
+  assert.equal(auto[1].outputTokens, 2)
+  assert.equal(auto[2], 'http_500')
+  // Timestamps come from the stepping clock, so equal readings mean the same sequence of events.
+  assert.deepEqual(results.undici, results.auto)
 })

@@ -50,3 +50,19 @@ test('embeddings and moderations send {model, input} and nothing else', () => {
     assert.deepEqual(JSON.parse(enc.encode({ ...req, extraBody: { dimensions: 256 } })), { model: 'emb-1', input: 'a "quoted"\ntext', dimensions: 256 })
   }
 })
+
+test('property: one encoder switching between request shapes always encodes the current shape', () => {
+  const shape = fc.record({
+    endpoint: fc.constantFrom('/v1/chat/completions' as const, '/v1/completions' as const, '/v1/embeddings' as const),
+    stream: fc.boolean(),
+    includeUsage: fc.boolean(),
+    prompt: fc.string({ maxLength: 12 })
+  })
+  fc.assert(fc.property(fc.array(shape, { minLength: 1, maxLength: 20 }), (reqs) => {
+    const enc = createBodyEncoder('m')
+    for (const r of reqs) {
+      const req: RequestSpec = { ...r, stream: r.stream && r.endpoint !== '/v1/embeddings', inputTokens: 1, maxTokens: 7 }
+      assert.equal(enc.encode(req), JSON.stringify(bodyObject('m', req)))
+    }
+  }), { seed: 5, numRuns: 200 })
+})
