@@ -62,3 +62,20 @@ test('rehearse --agents 3: three agent processes split 60 req/s for 5 s; per-age
   // so not every agent has one).
   for (const a of report.agents) assert.ok(a.windows >= 5, `${a.peer_id}: ${a.windows} windows (${report.coverage.text})`)
 })
+
+test('--fail-on-slo on a mesh run: the merged result misses the SLO, the run exits 4 and says why; a met SLO exits 0', async () => {
+  const common = ['rehearse', '--agents', '2', '--rate', '20', '--duration', '2s', '--arrival', 'constant', '--seed', '3',
+    '--sim-ttft', '40ms', '--sim-itl', '1ms', '--output-tokens', 'fixed:4', '--input-tokens', 'fixed:16', '--fail-on-slo', '--quiet']
+  const out = join(tmp, 'slo-fail.json')
+  // Every TTFT is about 40 ms: none meets 5 ms.
+  const r = await runCli([...common, '--slo', 'ttft=5ms', '--out', out], { timeoutMs: 60_000 })
+  assert.equal(r.code, 4, r.stderr + r.stdout)
+  assert.match(r.stdout, /gate failed: SLO p\d+/)
+  const report = JSON.parse(await readFile(out, 'utf8'))
+  assert.equal(report.requests.failed, 0, 'the requests themselves succeeded: only the SLO failed')
+  assert.equal(report.slo_gate.pass, false)
+  assert.equal(report.goodput.met, 0)
+  // The same run with an SLO it meets passes.
+  const ok = await runCli([...common, '--slo', 'ttft=5s'], { timeoutMs: 60_000 })
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout)
+})

@@ -56,7 +56,10 @@ test('5 agents + `run --seeds` at 200 req/s for 20 s: totals, per-agent shares, 
   assert.equal(r.code, 0, r.stderr)
   const viaOther = JSON.parse(await readFile(again, 'utf8'))
   assert.deepEqual(viaOther.requests, report.requests)
-  assert.deepEqual((viaOther.agents as Agent[]).map((a) => [a.peer_id, a.counters.completed]), (report.agents as Agent[]).map((a) => [a.peer_id, a.counters.completed]))
+  // `results` joined after the run: it learns the plan and epochs (so each peer's share) from the reconcile.
+  assert.deepEqual((viaOther.agents as Agent[]).map((a) => [a.peer_id, a.counters.completed, a.share]), (report.agents as Agent[]).map((a) => [a.peer_id, a.counters.completed, a.share]))
+  for (const a of viaOther.agents as Agent[]) assert.equal(a.share, 0.2)
+  assert.deepEqual(viaOther.rebalances, report.rebalances)
   for (const a of agents) a.proc.child.kill('SIGTERM')
 })
 
@@ -73,12 +76,20 @@ test('SIGKILL one of 5 agents at t = 10 s: the survivors take its share, its win
   const report = JSON.parse(await readFile(out, 'utf8'))
   const completed = report.requests.completed as number
   const dead = (report.agents as Agent[]).find((a) => a.peer_id === victim.peerId)
-  t.diagnostic(`completed ${completed} of ${EXPECTED}; dead agent ${dead?.counters.completed} in ${dead?.windows} windows; coverage: ${report.coverage.text}`)
-  // Without a takeover the total is at most 10 s × 200 + 10 s × 160 = 3600. The issue's goal is
-  // within 5% of 4000; runs here gave 3716-3847 (detection + the next epoch's 1.5 s alignment margin
-  // + the dead agent's unpublished last window), so 5% is not yet reliable on a loaded 2-core machine:
-  // the test asserts the takeover itself, and the shortfall is reported in the diagnostic above.
-  assert.ok(completed >= 3650 && completed <= EXPECTED * 1.03, `completed ${completed}, expected a takeover (> 3600) and at most ${EXPECTED} + 3%`)
+  t.diagnostic(`completed ${completed} of ${EXPECTED}; dead agent ${dead?.counters.completed} in ${dead?.windows} windows; epochs start at ${report.rebalances.map((r: { start_ms: number }) => r.start_ms).join(', ')} ms; per agent: ${(report.agents as Agent[]).map((a) => a.counters.completed).join(', ')}; coverage: ${report.coverage.text}`)
+  // Without a takeover the total is at most 10 s × 200 + 10 s × 160 = 3600. What is lost: the
+  // detection (--dead-after 1.5 s after its last heartbeat) at the victim's 40 req/s, plus its
+  // unpublished last moments (≤ one 250 ms heartbeat): about 70 requests, 1.8% (measured on a quiet
+  // machine: docs/architecture.md). The survivors start its share the moment everyone agrees it died.
+  // On this 2-core machine shared with other work, a survivor can stall past --dead-after, be
+  // declared dead and rejoin: each such false death moves shares twice, and a takeover epoch that
+  // reaches a stalled survivor late starts for it when it arrives. The issue's 5% is asserted for
+  // a run whose only departure was the victim; otherwise the takeover itself is.
+  const departures = (report.rebalances as Array<{ left: string[] }>).flatMap((r) => r.left)
+  const falseDeaths = departures.filter((p) => p !== victim.peerId)
+  t.diagnostic(falseDeaths.length === 0 ? 'one departure (the victim): the 5% bound applies' : `false deaths under load: ${falseDeaths.join(', ')}; asserting the takeover bound (> 3650) instead of 5%`)
+  const floor = falseDeaths.length === 0 ? EXPECTED * 0.95 : 3650
+  assert.ok(completed >= floor && completed <= EXPECTED * 1.03, `completed ${completed}, expected ≥ ${floor} and ≤ ${EXPECTED} + 3%`)
   for (const a of (report.agents as Agent[]).filter((x) => x !== dead)) {
     assert.ok(a.counters.completed > 810, `survivor ${a.peer_id} completed ${a.counters.completed}: no more than its epoch-0 share of 800, so it took over nothing`)
   }
@@ -86,8 +97,15 @@ test('SIGKILL one of 5 agents at t = 10 s: the survivors take its share, its win
   assert.equal(dead.live, false)
   // About 10 s at 40 req/s before the kill, less what was in its unpublished last window.
   assert.ok(dead.windows >= 8 && dead.counters.completed >= 300, `dead agent kept ${dead.windows} windows, ${dead.counters.completed} completed`)
-  // The coverage line names the dead peer and the windows of it that were kept.
+  // The coverage line names the dead peer's missing windows (after its last publication, until the
+  // survivors took its share over) and the windows of it that were kept.
+  assert.match(report.coverage.text, new RegExp(`peer ${victim.peerId} \\(dead\\) windows? ${dead.windows}(-\\d+)? missing`))
   assert.match(report.coverage.text, new RegExp(`peer ${victim.peerId} \\(dead\\) windows 0-${dead.windows - 1} kept`))
+  // Its departure is a recorded rebalance, and no epoch after it counts on it. (On a loaded machine
+  // a slow agent can also be declared dead and rejoin: more rebalances, but still this one.)
+  const rebalances = report.rebalances as Array<{ left: string[]; members: Array<{ peer_id: string }> }>
+  assert.ok(rebalances.some((r) => r.left.includes(victim.peerId)), JSON.stringify(rebalances))
+  assert.equal(rebalances.at(-1)?.members.some((m) => m.peer_id === victim.peerId), false)
   const sum = (report.agents as Agent[]).reduce((s, a) => s + a.counters.completed, 0)
   assert.equal(sum, completed)
   for (const a of agents) a.proc.child.kill('SIGTERM')

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -8,7 +9,7 @@ import { parseWorkloadLog, replaySchedule } from '@loadmesh/workload-models'
 import { runCli } from './helpers/cli.ts'
 
 // The Azure LLM inference trace 2023 (conversation), Azure Public Dataset, CC-BY 4.0.
-const AZURE = '/work/shared/datasets/azure-llm-2023-conv.csv'
+const AZURE = fileURLToPath(new URL('./fixtures/azure-llm-2023-conv.csv', import.meta.url))
 
 test('a replay on a mesh of two agents: each record of the window is sent once, by one agent', async (t) => {
   const out = join(await mkdtemp(join(tmpdir(), 'loadmesh-replay-mesh-')), 'mesh.json')

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
@@ -12,7 +13,7 @@ import { RUN_FLAGS } from '../packages/cli/src/options.ts'
 import { runConfigFromFlags } from '../packages/cli/src/run-config-from-flags.ts'
 
 // The Azure LLM inference trace 2023 (conversation), Azure Public Dataset, CC-BY 4.0.
-const AZURE = '/work/shared/datasets/azure-llm-2023-conv.csv'
+const AZURE = fileURLToPath(new URL('./fixtures/azure-llm-2023-conv.csv', import.meta.url))
 const tmp = await mkdtemp(join(tmpdir(), 'loadmesh-workload-runs-'))
 
 interface Entry { requests: { completed: number; failed: number }; latency_ms: Record<string, { count: number; p50: number | null }>; tokens: { input_per_request: { p50: number | null } } }
@@ -42,8 +43,15 @@ test('replaying the Azure trace at --speedup 60 sends every record of the window
   const lag = report.latency_ms.schedule_lag
   t.diagnostic(`schedule_lag over ${lag.count} requests: p50 ${lag.p50} p90 ${lag.p90} p99 ${lag.p99} max ${lag.max} ms; event-loop delay max ${report.injector.event_loop_delay_ms.max} ms`)
   // Exact due times are proved with a manual clock (packages/agent/test/workload-source.test.ts);
-  // here the real clock on a shared 2-core machine: the bulk within 2 ms, no request far off.
-  assert.ok(lag.p90 <= 2, `schedule_lag p90 ${lag.p90} ms`)
+  // here the real clock on a shared 2-core machine, where other work can take the CPU away for
+  // longer than any bound (docs/workload.md, replay timing). What must hold under any load: most
+  // requests go out within 2 ms (a scheduler that missed its wake-ups would send them 2-3 ms late,
+  // on its backstop timer), and the worst lag is explained by stalls of the whole thread that the
+  // report shows as event-loop delay. (Not `<= eldMax + margin`: on a loaded machine the backlog
+  // after one stall can be caught by a second one, which the monitor samples separately.)
+  const eldMax = report.injector.event_loop_delay_ms.max
+  assert.ok(lag.p50 <= 2, `schedule_lag p50 ${lag.p50} ms`)
+  assert.ok(lag.max <= 2 * eldMax + 2, `schedule_lag max ${lag.max} ms with event-loop delay max ${eldMax} ms`)
   assert.ok(lag.max <= 250, `schedule_lag max ${lag.max} ms`)
   // The logged prompt lengths are what was sent.
   const window = log.records.filter((x) => x.atMs >= 600_000 && x.atMs < 840_000)

@@ -9,7 +9,7 @@ export type {
 } from './mesh-agent.ts'
 export type { MeshRun, MeshRunStatus, MeshRunPhase } from './mesh-run.ts'
 export { buildMeshReport } from './mesh-report.ts'
-export type { MeshReport, MeshReportAgent, BuildMeshReportInput } from './mesh-report.ts'
+export type { MeshReport, MeshReportAgent, BuildMeshReportInput, BreakdownCoverage, BreakdownPeerCoverage } from './mesh-report.ts'
 export type { EndpointWeight, WorkloadSource, LongTailConfig } from './run-config.ts'
 export { ENDPOINT_NAMES, endpointByName, parseEndpointMix } from './endpoint-mix.ts'
 export type { LongTail, TiltedTable, RareRule } from './long-tail.ts'

@@ -4,9 +4,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Clock, Timer } from '@loadmesh/clock'
 import type { MeshLogger, MeshNode } from '@loadmesh/mesh'
 import {
-  createClockOffsets, createMembership, createPlanStore, createResultsStore, epochLeadMs, intervalAt, proposeEpochChange, scheduleFor
+  createBreakdownStore, createClockOffsets, createMembership, createPlanStore, createResultsStore, epochLeadMs, intervalAt, proposeEpochChange,
+  scheduleFor
 } from '@loadmesh/mesh-state'
-import type { ClockOffsets, Membership, PlanStatus, PlanStore, ResultsStore } from '@loadmesh/mesh-state'
+import type { BreakdownStore, ClockOffsets, Membership, PlanStatus, PlanStore, ResultsStore } from '@loadmesh/mesh-state'
 import {
   decodeCommand, decodeEnvelope, decodeReconcileRequest, decodeReconcileResponse, encodeEnvelope, encodeReconcileRequest,
   encodeReconcileResponse, LIMITS, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, reconcileProtocol, windowToWire
@@ -151,6 +152,10 @@ const DECODE_REASON: Record<string, string> = {
   ERR_INVALID_FIELD: 'invalid-field'
 }
 
+/** See greet(). */
+const GREET_DELAY_MS = 50
+const GREET_GAP_MS = 250
+
 interface LastHeard {
   seq: number
   wall_ms: number
@@ -168,6 +173,8 @@ class MeshAgentImpl implements MeshAgent {
   private readonly members: Membership
   private readonly planStore: PlanStore
   private readonly store: ResultsStore
+  /** Each peer's latest cumulative breakdown per run (reconcile answers carry them, not gossip). */
+  private readonly breakdowns: BreakdownStore = createBreakdownStore()
   private readonly offsets: ClockOffsets
   private readonly heard = new Map<string, LastHeard>()
   private readonly unsubs: Array<() => void> = []
@@ -185,6 +192,8 @@ class MeshAgentImpl implements MeshAgent {
   private resultsQuiet = false
   private cursor = 0
   private lastSent = { at: 0, sent: 0, rate: 0 }
+  private greetPending = false
+  private lastGreetAt = Number.NEGATIVE_INFINITY
   private readonly refusedRuns = new Set<string>()
   private lastRefusal: { run_id: string; reason: string } | null = null
   /** Signed commands received or issued, per run (bounded): what a reconcile hands a late joiner. */
@@ -237,7 +246,10 @@ class MeshAgentImpl implements MeshAgent {
     this.unsubs.push(this.members.onChange((change) => {
       if (change.peer_id === this.peerId) return
       const joined = change.current.state !== 'dead' && (change.previous === null || change.previous.state === 'dead')
-      if (joined) this.reannounce()
+      if (joined) {
+        this.reannounce()
+        this.greet()
+      }
       this.maybeProposeEpoch()
     }))
     this.tick()
@@ -357,16 +369,36 @@ class MeshAgentImpl implements MeshAgent {
     }
     const { run_id: runId } = r.value
     const peers = r.value.peers.length > 0 ? r.value.peers : this.store.peers(runId)
-    return encodeReconcileResponse({
+    this.keepOwnBreakdown(runId)
+    const response = (withBreakdowns: boolean): Uint8Array => encodeReconcileResponse({
       run_id: runId,
       responder: this.peerId,
-      peers: peers.map((p) => ({
-        peer_id: p,
-        windows: this.store.peerWindows(runId, p).map(windowToWire),
-        live: this.members.member(p)?.state !== 'dead'
-      })),
+      peers: peers.map((p) => {
+        const breakdown = withBreakdowns ? this.breakdowns.encoded(runId, p) : undefined
+        return {
+          peer_id: p,
+          windows: this.store.peerWindows(runId, p).map(windowToWire),
+          live: this.members.member(p)?.state !== 'dead',
+          ...(breakdown !== undefined ? { breakdown } : {})
+        }
+      }),
       ...(r.value.commands === true ? { commands: [...(this.signedByRun.get(runId)?.values() ?? [])] } : {})
     })
+    try {
+      return response(true)
+    } catch (err) {
+      // Windows are what the merged totals need; the breakdown goes when both do not fit one frame.
+      if ((err as { code?: string }).code !== 'ERR_TOO_LARGE') throw err
+      this.log?.warn({ run_id: runId, error: (err as Error).message }, 'mesh agent: reconcile answer too large with breakdowns; sent without')
+      return response(false)
+    }
+  }
+
+  /** This agent's own breakdown of `runId` into the store (a run's snapshot outlives the run). */
+  private keepOwnBreakdown(runId: string): void {
+    if (this.run === null || this.run.runId !== runId) return
+    const snap = this.run.breakdownSnapshot()
+    if (snap !== null) this.breakdowns.put(runId, this.peerId, snap)
   }
 
   // ---- commands ------------------------------------------------------------------------------
@@ -419,7 +451,15 @@ class MeshAgentImpl implements MeshAgent {
   private onPlan(plan: RunPlan, command: Command): void {
     const status = this.planStore.current()
     if (status === null || status.run_id !== plan.run_id) return
-    if (this.run !== null && this.run.runId !== plan.run_id) this.run.stop()
+    if (this.run !== null && this.run.runId !== plan.run_id) {
+      const old = this.run
+      old.stop()
+      // Its in-flight requests still finish into its recorder: keep the breakdown as of then.
+      void old.done().then(() => {
+        const snap = old.breakdownSnapshot()
+        if (snap !== null) this.breakdowns.put(old.runId, this.peerId, snap)
+      })
+    }
     // A plan without an epoch gets one from the agents after a grace period (the controller
     // normally sends epoch 0 right after the plan).
     this.after(this.o.epochGraceMs ?? 1000, () => {
@@ -429,13 +469,22 @@ class MeshAgentImpl implements MeshAgent {
     if (status.state !== 'pending' && status.state !== 'running') return
     const config = this.acceptConfig(plan)
     if (config === null) return
+    let run: MeshRun
+    try {
+      // Reads a replay log or a workload model (paths are the controller's, which every agent must
+      // see at the same place): one this agent cannot read is refused like any other bad plan,
+      // never run as something else and never thrown into the gossip handler.
+      run = createMeshRun({
+        plan, config, selfId: this.peerId, clock: this.clock, maxRate: this.o.maxRate, apiKey: this.o.apiKey
+      })
+    } catch (err) {
+      this.refuseRun(plan, 'bad-workload', `plan ${plan.run_id}: cannot load its workload on this agent: ${(err as Error).message}`)
+      return
+    }
     this.runPlanId = command.id
     this.runPlanStamp = command.lamport
     this.cursor = 0
     this.resultsQuiet = false
-    const run = createMeshRun({
-      plan, config, selfId: this.peerId, clock: this.clock, maxRate: this.o.maxRate, apiKey: this.o.apiKey
-    })
     this.run = run
     this.log?.info({ run_id: plan.run_id, start_wall_ms: plan.start_wall_ms }, 'mesh agent: plan adopted')
     run.update(this.planStore.timeline(plan.run_id))
@@ -444,13 +493,7 @@ class MeshAgentImpl implements MeshAgent {
   /** The plan's RunConfig if this agent may run it; otherwise the refusal is counted and remembered. */
   private acceptConfig(plan: RunPlan): RunConfig | null {
     const refuse = (code: string, reason: string): null => {
-      this.reject(code, { run_id: plan.run_id, reason })
-      if (!this.refusedRuns.has(plan.run_id)) {
-        this.refusedRuns.add(plan.run_id)
-        this.refusals.push({ run_id: plan.run_id, reason })
-      }
-      this.lastRefusal = { run_id: plan.run_id, reason }
-      this.log?.warn({ run_id: plan.run_id, reason }, 'mesh agent: run refused')
+      this.refuseRun(plan, code, reason)
       return null
     }
     let config: RunConfig
@@ -464,6 +507,17 @@ class MeshAgentImpl implements MeshAgent {
       return refuse('target-not-allowed', `plan ${plan.run_id}: target ${origin} is not in the plan's target_allow [${plan.target_allow.join(', ')}]`)
     }
     return config
+  }
+
+  /** Counts and remembers a refusal; heartbeats name it while the run is the current plan. */
+  private refuseRun(plan: RunPlan, code: string, reason: string): void {
+    this.reject(code, { run_id: plan.run_id, reason })
+    if (!this.refusedRuns.has(plan.run_id)) {
+      this.refusedRuns.add(plan.run_id)
+      this.refusals.push({ run_id: plan.run_id, reason })
+    }
+    this.lastRefusal = { run_id: plan.run_id, reason }
+    this.log?.warn({ run_id: plan.run_id, reason }, 'mesh agent: run refused')
   }
 
   private onTimeline(runId: string): void {
@@ -523,6 +577,22 @@ class MeshAgentImpl implements MeshAgent {
   private after(ms: number, fn: () => void): void {
     const t = this.clock.setTimer(() => { this.timers.delete(t); if (this.running) fn() }, Math.max(0, ms))
     this.timers.add(t)
+  }
+
+  /**
+   * An extra heartbeat shortly after a peer joins, so that it learns of this one now rather than up
+   * to a heartbeat period later (a joiner's first beats go out before it is connected to anyone).
+   * Joins within GREET_DELAY_MS share one, and greetings are at least GREET_GAP_MS apart.
+   */
+  private greet(): void {
+    if (this.greetPending) return
+    this.greetPending = true
+    const now = this.clock.now()
+    this.after(Math.max(GREET_DELAY_MS, this.lastGreetAt + GREET_GAP_MS - now), () => {
+      this.greetPending = false
+      this.lastGreetAt = this.clock.now()
+      this.sendHeartbeat()
+    })
   }
 
   private tick(): void {
@@ -596,7 +666,10 @@ class MeshAgentImpl implements MeshAgent {
     if (done && this.resultsQuiet) return
     const windows = run.recorder.windows(this.clock.now())
     for (const w of windows) this.store.put(run.runId, this.peerId, w)
-    if (done && windows.every((w) => w.closed)) this.resultsQuiet = true
+    if (done && windows.every((w) => w.closed)) {
+      this.resultsQuiet = true
+      this.keepOwnBreakdown(run.runId)
+    }
     const limit = this.o.windowsPerDelta ?? 20
     for (let round = 0; round < 50; round++) {
       const cs = this.store.changesSince(run.runId, this.cursor, { peer: this.peerId, limit })
@@ -638,45 +711,49 @@ class MeshAgentImpl implements MeshAgent {
 
   async reconcile(runId: string, options: ReconcileOptions = {}): Promise<MeshReport> {
     const timeoutMs = options.timeoutMs ?? 5000
-    const timeline = this.planStore.timeline(runId)
-    const known = new Set<string>(this.store.peers(runId))
-    for (const e of timeline.epochs) for (const m of e.members) known.add(m.peer_id)
     const live = this.members.live().filter((m) => !m.self).map((m) => m.peer_id)
-    const answered: string[] = []
-    const failed: Array<{ peer_id: string; error: string }> = []
-    // One request per (responder, peer): each answer is one frame holding one peer's windows, so a
-    // long run never needs a single huge response.
-    const peersToAsk = [...known]
+    const failures = new Map<string, string>()
     const commands: SignedCommand[] = []
-    await Promise.all(live.map(async (responder) => {
-      let ok = true
-      const asks = peersToAsk.length > 0 ? peersToAsk.map((p) => [p]) : [[]]
-      await Promise.all(asks.map(async (peers, k) => {
-        try {
-          // The first ask also fetches the run's signed commands: a peer that joined after the run
-          // learns its plan and epochs (each peer's share, the rebalances) from them.
-          const request = encodeReconcileRequest({ run_id: runId, peers, ...(k === 0 ? { commands: true } : {}) })
-          const bytes = await this.node.request(responder, this.reconcileId, request, {
-            timeoutMs, maxResponseBytes: MAX_RECONCILE_RESPONSE_BYTES
-          })
-          const r = decodeReconcileResponse(bytes)
-          if (!r.ok) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder}: ${r.reason}`)
-          if (r.value.run_id !== runId) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder} is for run ${r.value.run_id}`)
-          this.store.putReconcile(r.value)
-          if (r.value.commands !== undefined) commands.push(...r.value.commands)
-        } catch (err) {
-          if (ok) failed.push({ peer_id: responder, error: (err as Error).message })
-          ok = false
+    // One frame per (responder, peer): a long run never needs a single huge response.
+    const ask = async (responder: string, peer: string, withCommands: boolean): Promise<void> => {
+      try {
+        const request = encodeReconcileRequest({ run_id: runId, peers: [peer], ...(withCommands ? { commands: true } : {}) })
+        const bytes = await this.node.request(responder, this.reconcileId, request, { timeoutMs, maxResponseBytes: MAX_RECONCILE_RESPONSE_BYTES })
+        const r = decodeReconcileResponse(bytes)
+        if (!r.ok) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder}: ${r.reason}`)
+        if (r.value.run_id !== runId) throw new MeshAgentError('ERR_BAD_RECONCILE_RESPONSE', `reconcile response from ${responder} is for run ${r.value.run_id}`)
+        this.store.putReconcile(r.value)
+        for (const pw of r.value.peers) {
+          if (pw.breakdown === undefined || pw.peer_id === this.peerId) continue
+          const b = this.breakdowns.putEncoded(runId, pw.peer_id, pw.breakdown)
+          if (!b.ok) this.reject('bad-breakdown', { from: responder, peer: pw.peer_id, detail: b.reason })
         }
-      }))
-      if (ok) answered.push(responder)
-    }))
+        if (r.value.commands !== undefined) commands.push(...r.value.commands)
+      } catch (err) {
+        if (!failures.has(responder)) failures.set(responder, (err as Error).message)
+      }
+    }
+    // Round 1: every live peer for its own windows (nobody holds them fresher) and, so that a peer
+    // that joined after the run learns its plan and epochs (shares, rebalances), the run's commands.
+    await Promise.all(live.map(async (responder) => await ask(responder, responder, true)))
     await this.adoptReconciled(runId, commands)
+    // Round 2: peers that cannot answer for themselves (dead, gone, restarted since, or silent just
+    // now): their windows from everyone who answered, merged (gossip may have reached each one
+    // with different windows).
+    const known = new Set<string>(this.store.peers(runId))
+    for (const e of this.planStore.timeline(runId).epochs) for (const m of e.members) known.add(m.peer_id)
+    const responders = live.filter((p) => !failures.has(p))
+    const orphans = [...known].filter((p) => p !== this.peerId && (!responders.includes(p) || (this.members.member(p)?.restarts ?? 0) > 0))
+    await Promise.all(responders.flatMap((responder) => orphans.filter((p) => p !== responder).map(async (p) => await ask(responder, p, false))))
+    const answered = live.filter((p) => !failures.has(p))
+    const failed = [...failures].map(([peer_id, error]) => ({ peer_id, error }))
     const cur = this.planStore.current()
+    this.keepOwnBreakdown(runId)
     return buildMeshReport({
       runId,
       selfId: this.peerId,
       results: this.store,
+      breakdowns: this.breakdowns,
       timeline: this.planStore.timeline(runId),
       livePeers: this.members.live().map((m) => m.peer_id),
       clockOffsets: this.offsets.all(),

@@ -1,9 +1,9 @@
-import { summarize, metricScale, addCounters, emptyCounters, checkSloGate, goodput } from '@loadmesh/metrics'
-import type { Counters, Goodput, Slo, Summary } from '@loadmesh/metrics'
-import { LATENCY_METRICS } from '@loadmesh/report'
-import type { LatencyMetric } from '@loadmesh/report'
+import { summarize, metricScale, addCounters, emptyCounters, checkSloGate, goodput, mergeBreakdowns } from '@loadmesh/metrics'
+import type { Breakdown, Counters, Goodput, Slo, Summary } from '@loadmesh/metrics'
+import { LATENCY_METRICS, productionWeighted, reportBreakdown } from '@loadmesh/report'
+import type { LatencyMetric, ProductionWeighted, ReportBreakdown } from '@loadmesh/report'
 import { computeShares } from '@loadmesh/mesh-state'
-import type { Coverage, EpochTimeline, PeerClockOffset, Rebalance, ResultsStore } from '@loadmesh/mesh-state'
+import type { BreakdownStore, Coverage, EpochTimeline, PeerClockOffset, Rebalance, ResultsStore } from '@loadmesh/mesh-state'
 import type { RunPlan } from '@loadmesh/protocol'
 
 /**
@@ -44,6 +44,43 @@ export interface MeshReport {
   clock_offsets: PeerClockOffset[]
   /** Peers that answered the reconcile request, and those that did not (with why). */
   reconcile: { answered: string[]; failed: Array<{ peer_id: string; error: string }> }
+  /**
+   * Per endpoint / class / adversarial kind, as in a single-agent report, merged over every
+   * peer's latest breakdown snapshot (counters summed, histograms merged). Absent when no peer
+   * keeps a breakdown or no dimension has two values. Covers only the requests the snapshots
+   * cover: see breakdown_coverage.
+   */
+  breakdown?: ReportBreakdown
+  /** The production-weighted view (long-tail runs), merged the same way. */
+  production_weighted?: ProductionWeighted
+  /** Whose breakdown is in, and how fresh; present when any peer's breakdown is. */
+  breakdown_coverage?: BreakdownCoverage
+}
+
+/**
+ * A breakdown snapshot is cumulative and travels only in reconcile answers, so a peer killed
+ * before any reconcile has none (missing), and one that died after answering is in up to that
+ * answer (stale when its windows show more finished requests than its snapshot covers).
+ */
+export interface BreakdownCoverage {
+  /** Every peer with finished requests is in with a final or up-to-date snapshot. */
+  complete: boolean
+  /** Finished requests (completed + failed) the merged breakdown covers, and in the merged windows. */
+  finished_covered: number
+  finished_total: number
+  peers: BreakdownPeerCoverage[]
+  text: string
+}
+
+export interface BreakdownPeerCoverage {
+  peer_id: string
+  /** 'complete': covers every finished request its windows show; 'stale': fewer; 'missing': no snapshot. */
+  status: 'complete' | 'stale' | 'missing'
+  /** Finished requests its snapshot covers (0 when missing) and its windows show. */
+  finished_in_breakdown: number
+  finished_in_windows: number
+  /** The snapshot was taken after the peer's run ended. */
+  final: boolean
 }
 
 export interface MeshReportAgent {
@@ -66,6 +103,8 @@ export interface BuildMeshReportInput {
   livePeers: readonly string[]
   clockOffsets: PeerClockOffset[]
   reconcile: MeshReport['reconcile']
+  /** Each peer's latest breakdown snapshot (absent: the report has no breakdown). */
+  breakdowns?: BreakdownStore
   /** The run's plan, when known: its duration bounds the expected windows, its config gives the SLO. */
   plan?: RunPlan | null
 }
@@ -112,6 +151,8 @@ export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
       ? `peer ${a.peer_id} (dead) sent no windows`
       : `peer ${a.peer_id} (dead) windows ${ws[0].index}-${ws[ws.length - 1].index} kept`)
   }
+  const bd = i.breakdowns === undefined ? null : meshBreakdown(i.runId, i.breakdowns, agents)
+  if (bd !== null && !bd.coverage.complete) notes.push(bd.coverage.text)
   const coverageText = [coverage.text, ...notes].join('; ')
   const slo = sloOf(plan)
   let gate: MeshReport['slo_gate'] = null
@@ -142,8 +183,58 @@ export function buildMeshReport(i: BuildMeshReportInput): MeshReport {
     coverage: { text: coverageText, complete: coverage.complete, expected: coverage.expected, present: coverage.present, missing: coverage.missing },
     rebalances: i.timeline.rebalances,
     clock_offsets: i.clockOffsets,
-    reconcile: i.reconcile
+    reconcile: i.reconcile,
+    ...(bd === null ? {} : bd.sections)
   }
+}
+
+/** The merged breakdown sections and their coverage, or null when no peer has a snapshot. */
+function meshBreakdown(
+  runId: string,
+  store: BreakdownStore,
+  agents: readonly MeshReportAgent[]
+): { sections: Pick<MeshReport, 'breakdown' | 'production_weighted' | 'breakdown_coverage'>; coverage: BreakdownCoverage } | null {
+  const held = store.peers(runId)
+  if (held.length === 0) return null
+  const ids = new Set<string>([...held, ...agents.map((a) => a.peer_id)])
+  const parts: Breakdown[] = []
+  const peers: BreakdownPeerCoverage[] = []
+  let covered = 0
+  let total = 0
+  for (const peer of [...ids].sort()) {
+    const a = agents.find((x) => x.peer_id === peer)
+    const inWindows = a === undefined ? 0 : a.counters.completed + a.counters.failed
+    const snap = store.get(runId, peer)
+    total += inWindows
+    if (snap === undefined) {
+      // A peer that finished nothing owes no breakdown (a controller, an idle or refusing agent).
+      if (inWindows > 0) peers.push({ peer_id: peer, status: 'missing', finished_in_breakdown: 0, finished_in_windows: inWindows, final: false })
+      continue
+    }
+    parts.push(snap.breakdown)
+    covered += snap.finished
+    peers.push({
+      peer_id: peer,
+      status: snap.finished >= inWindows ? 'complete' : 'stale',
+      finished_in_breakdown: snap.finished,
+      finished_in_windows: inWindows,
+      final: snap.final
+    })
+  }
+  const gaps = peers.filter((p) => p.status !== 'complete')
+  const text = gaps.length === 0
+    ? `breakdown: all ${peers.length} peer(s) in`
+    : `breakdown covers ${covered} of ${total} finished requests: ${gaps.map((p) => p.status === 'missing'
+      ? `peer ${p.peer_id} missing (${p.finished_in_windows} requests)`
+      : `peer ${p.peer_id} stale (${p.finished_in_breakdown} of ${p.finished_in_windows} requests)`).join(', ')}`
+  const coverage: BreakdownCoverage = { complete: gaps.length === 0, finished_covered: covered, finished_total: total, peers, text }
+  const merged = mergeBreakdowns(parts)
+  const sections: Pick<MeshReport, 'breakdown' | 'production_weighted' | 'breakdown_coverage'> = { breakdown_coverage: coverage }
+  const b = reportBreakdown(merged)
+  if (b !== undefined) sections.breakdown = b
+  const pw = productionWeighted(merged)
+  if (pw !== undefined) sections.production_weighted = pw
+  return { sections, coverage }
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Clock, Timer } from '@loadmesh/clock'
 import { createArrivalProcess, createRng, countTokens } from '@loadmesh/workload'
 import type { Rng } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
-import type { RunRecorder } from '@loadmesh/metrics'
+import type { BreakdownSnapshot, RunRecorder } from '@loadmesh/metrics'
 import { createInjector, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
 import type { Injector } from '@loadmesh/injector'
 import { scheduleFor } from '@loadmesh/mesh-state'
@@ -59,12 +59,22 @@ export interface MeshRun {
   /** Stop now; in-flight requests are no longer recorded. */
   abort(): void
   status(): MeshRunStatus
+  /**
+   * This agent's cumulative breakdown now (copies), or null when the run keeps none (no endpoint
+   * mix, classes, adversarial inputs or long tail). `finished` orders snapshots of the run; `final`
+   * is set once the run is done (no later request can change it).
+   */
+  breakdownSnapshot(): BreakdownSnapshot | null
   /** Resolves when every loop has ended and the injector is closed (or, after an abort, released). */
   done(): Promise<void>
 }
 
-/** Loops start this long before their interval so the first arrival is never late for setup. */
-const LEAD_MS = 30
+/**
+ * Loops start this long before their interval so the first arrival is never late for setup: a
+ * process's first loop also starts the injector's precise-alarm thread (a worker, tens of ms to
+ * boot on a busy host). Plans arrive seconds ahead, so the longer lead costs nothing.
+ */
+const LEAD_MS = 300
 /** An interval learned this late starts now instead of catching up on what it owed. */
 const LATE_START_MS = 250
 
@@ -104,6 +114,8 @@ class MeshRunImpl implements MeshRun {
   private aborted = false
   private firstIntended: number | null = null
   private firstSent: number | null = null
+  /** A synthetic request drawn ahead of its send (see startLoop). */
+  private primed: PlannedRequest | null = null
   private finished: Promise<void> | null = null
   private resolveDone: () => void = () => {}
   private readonly donePromise: Promise<void>
@@ -120,7 +132,8 @@ class MeshRunImpl implements MeshRun {
     // or a model is read here, before T0 (the plan arrives seconds ahead).
     this.rng = createRng(o.plan.seed)
     this.source = createRequestSource(c, this.rng.split(`requests:${o.selfId}`), loadWorkloadSync(c))
-    // Breakdowns are local-only for now: window snapshots (the mesh wire format) carry none.
+    // Window snapshots carry no breakdown: it is cumulative and large, so the agent hands it out in
+    // reconcile answers (breakdownSnapshot) instead of gossiping it every second.
     const recorder = createRunRecorder({ startAt: this.t0, windowMs: 1000, slo: o.config.slo, breakdown: this.source.breakdown })
     this.recorder = recorder
     this.donePromise = new Promise((resolve) => { this.resolveDone = resolve })
@@ -130,6 +143,7 @@ class MeshRunImpl implements MeshRun {
       apiKey: o.apiKey,
       timeoutMs: c.timeout_ms,
       connections: c.connections,
+      httpClient: c.http_client,
       clock: this.clock,
       countTokens,
       onSent: (t) => {
@@ -184,6 +198,14 @@ class MeshRunImpl implements MeshRun {
     return this.donePromise
   }
 
+  breakdownSnapshot(): BreakdownSnapshot | null {
+    // Both read synchronously, so `finished` counts exactly the requests the breakdown holds.
+    const breakdown = this.recorder.breakdown()
+    if (breakdown === null) return null
+    const c = this.recorder.cumulative().counters
+    return { finished: c.completed + c.failed, final: this.phase === 'done', breakdown }
+  }
+
   private relNow(): number {
     return this.clock.now() - this.t0
   }
@@ -235,9 +257,15 @@ class MeshRunImpl implements MeshRun {
     const plan = iv.mode === 'open' && this.source.ownArrivals
       ? this.source.arrivals({ fromMs: startRel, toMs: iv.to_ms, rng: this.rng.split(iv.seed_label as string), share: iv.share })
       : null
+    // The first synthetic request is drawn now, during the lead: building it (prompt, lengths)
+    // is the coldest code of the send path, and T0's first send is what the start skew measures.
+    if (plan === null && this.primed === null) this.primed = this.source.next()
     const send = async (intendedAt: number): Promise<void> => {
       if (this.firstIntended === null) this.firstIntended = intendedAt
-      const p: PlannedRequest = plan === null ? this.source.next() : plan.current()
+      let p: PlannedRequest
+      if (plan !== null) p = plan.current()
+      else if (this.primed !== null) { p = this.primed; this.primed = null }
+      else p = this.source.next()
       const result = await this.injector.send(p.spec, intendedAt)
       if (p.labels !== undefined) result.labels = p.labels
       if (!this.aborted) rec.record(result)

@@ -30,6 +30,10 @@ const sentOf = (a: MeshAgent, runId?: string): number => {
 
 test('a plan without epoch 0 gets one from the agents; the rate cap drops the excess and counts it', async () => {
   const plan = await controller.publishPlan(runConfig(target, { rate: 20, duration_ms: 3000 }), { startInMs: 3000, epoch0: false })
+  // While it runs, the controller's status says why the capped agent sends less than its share.
+  await waitFor(() => controller.status().some((m) => m.peer_id === capped.peerId && m.note !== null), 'the capped agent is flagged', 10_000)
+  assert.equal(controller.status().find((m) => m.peer_id === capped.peerId)?.note, 'capped: share 10.0 req/s over --max-rate 5; the rest is dropped and counted')
+  assert.equal(controller.status().find((m) => m.peer_id === free.peerId)?.note, null)
   const done = await controller.waitForRun(plan.run_id, { timeoutMs: 15_000 })
   assert.equal(done.state, 'finished')
   const e0 = done.epochs.epochs[0]

@@ -152,3 +152,29 @@ test('a genuine plan whose config_json is not a valid RunConfig is refused and c
   assert.match(agent.stats().refusals.find((r) => r.run_id === bad.run_id)?.reason ?? '', /--rate: must be a positive number/)
   assert.equal(agent.currentRun(), null)
 })
+
+test('a plan whose replay log or workload model this agent cannot read is refused in its heartbeat, not run and not fatal', async () => {
+  const missing = `/nonexistent/loadmesh-${randomUUID()}`
+  // The previous test stamped a plan 10 000 straight from the controller's node, which gossip does
+  // not hand back to the controller: without this its next plan would lose to that one.
+  controller.plans().lamport.observe(10_000)
+  const replay = await controller.publishPlan(runConfig(target, {
+    workload: { kind: 'replay', log: `${missing}.csv`, format: null, speedup: 1, loop: false, rate_scale: 1, from_ms: 0, to_ms: null }
+  }), { startInMs: 60_000 })
+  await waitFor(() => agent.stats().refusals.some((r) => r.run_id === replay.run_id), 'unreadable replay log refused')
+  assert.match(agent.stats().refusals.find((r) => r.run_id === replay.run_id)?.reason ?? '', new RegExp(`cannot load its workload on this agent: .*${missing}\\.csv.*no such file`))
+  // Its heartbeats say so: the controller shows why this agent carries nothing.
+  await waitFor(() => controller.status().some((m) => m.peer_id === agent.peerId && m.refused?.run_id === replay.run_id), 'the controller sees the refusal')
+  assert.equal(agent.currentRun()?.runId === replay.run_id, false, 'the refused plan is not run')
+
+  const model = await controller.publishPlan(runConfig(target, {
+    workload: { kind: 'model', model: `${missing}.json`, rate_scale: 1, input_scale: 1, output_scale: 1 }
+  }), { startInMs: 60_000 })
+  await waitFor(() => agent.stats().refusals.some((r) => r.run_id === model.run_id), 'unreadable model refused')
+  assert.equal(rejected('bad-workload'), 2)
+  assert.equal(agent.currentRun()?.runId === model.run_id, false)
+  // Still a working member: it heartbeats on and answers the next plan.
+  const beats = agent.stats().heartbeatsOut
+  await waitFor(() => agent.stats().heartbeatsOut > beats + 1, 'the agent keeps beating')
+  await controller.stopRun(model.run_id)
+})

@@ -2,6 +2,7 @@ import { fmtFixed, fmtGoal, fmtInt, fmtRatio, mdTable } from './format.ts'
 import type { BenchResults, CpuProbe, ReqPerSSuite, ScheduleLagSuite, SimEngineSuite, SseSuite, Suite } from './results.ts'
 import { LAG_GOAL_P99_MS, LAG_GOAL_RATE } from './suites/schedule-lag.ts'
 import { simulatorScaleSection } from './suites/simulator-scale.ts'
+import { meshSection } from './suites/mesh.ts'
 import { clientHeader, clientRow, LAG_HEADER, lagRow, notesOf } from './summary-rows.ts'
 import { runNoise, takenShare } from './results.ts'
 
@@ -121,7 +122,7 @@ function roundsText(rounds: number, warmupS: number, durationS: number): string 
 function roundSpread(r: BenchResults): { ratio: number; name: string; suite: string } | null {
   let best: { ratio: number; name: string; suite: string } | null = null
   for (const s of r.suites) {
-    if (s.id === 'schedule-lag' || s.id === 'simulator-scale') continue
+    if (s.id === 'schedule-lag' || s.id === 'simulator-scale' || s.id === 'mesh') continue
     for (const c of s.clients) {
       const v = c.rounds.filter((x) => x > 0)
       if (v.length < 2) continue
@@ -137,6 +138,7 @@ function suiteSection(s: Suite): string[] {
   if (s.id === 'sse') return sseSection(s)
   if (s.id === 'sim-engine') return simEngineSection(s)
   if (s.id === 'simulator-scale') return simulatorScaleSection(s, 5)
+  if (s.id === 'mesh') return meshSection(s, 6)
   return lagSection(s)
 }
 
@@ -165,7 +167,7 @@ function reqSection(s: ReqPerSSuite): string[] {
     `so the client is the limit. Each client keeps ${s.connections} keep-alive connections with one request outstanding on`,
     `each (a closed loop, no pipelining) and sends a body of ${fmtInt(s.request_bytes)} bytes. ${roundsText(s.rounds, s.warmup_s, s.duration_s)}`,
     '',
-    '- **loadmesh**: the full pipeline: a fresh prompt per request, the injector (undici), the response',
+    '- **loadmesh**: the full pipeline: a fresh prompt per request, the injector (its own HTTP/1.1 pool, the default for http:// targets), the response',
     '  parsed for its usage, and every result recorded into the run recorder\'s HDR histograms.',
     '- **autocannon**: its programmatic API in its own process, same URL, headers and body.',
     `- **wrk**: \`wrk -t1 -c${s.connections}\` with a Lua script for the POST.`,

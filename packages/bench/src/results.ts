@@ -1,6 +1,7 @@
 /** The results file (packages/bench/results/*.json): the single source the table and the doc are made from. */
 import type { CoreUsage } from './core-usage.ts'
-export type { CoreUsage }
+import type { MeshSuite } from './suites/mesh.ts'
+export type { CoreUsage, MeshSuite }
 
 export const RESULTS_SCHEMA = 'loadmesh-bench/1'
 
@@ -173,7 +174,7 @@ export interface SimulatorScaleSuite extends SuiteBase {
   rows: SimulatorScaleRow[]
 }
 
-export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite | SimEngineSuite | SimulatorScaleSuite
+export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite | SimEngineSuite | SimulatorScaleSuite | MeshSuite
 
 export interface BenchResults {
   schema: typeof RESULTS_SCHEMA
@@ -207,7 +208,7 @@ export function checkResultsShape(x: unknown): string[] {
   x.suites.forEach((s: unknown, i) => {
     const where = `results.suites[${i}]`
     if (!obj(s)) { problems.push(`${where}: not an object`); return }
-    if (!['req-per-s', 'sse', 'schedule-lag', 'sim-engine', 'simulator-scale'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
+    if (!['req-per-s', 'sse', 'schedule-lag', 'sim-engine', 'simulator-scale', 'mesh'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
     if (!['ok', 'skipped', 'failed'].includes(s.status as string)) problems.push(`${where}.status: ${JSON.stringify(s.status)}`)
     const probes = s.cpu_probe
     const probeOk = (v: unknown): boolean => v === null || (obj(v) && typeof v.lost_fraction === 'number' && typeof v.max_gap_ms === 'number')
@@ -258,6 +259,7 @@ export function failedSuite(id: Suite['id'], message: string): Suite {
   }
   if (id === 'sim-engine') return { ...base, id, profile: 'n/a', workload: 'n/a', streams: 0, replicas: 0, clients: [] }
   if (id === 'simulator-scale') return { ...base, id, rows: [] }
+  if (id === 'mesh') return { ...base, id, heartbeat_ms: 0, rate_per_agent: 0, stage_ms: 0, start_in_ms: 0, rows: [] }
   return { ...base, id, max_in_flight: 0, rates: [] }
 }
 
@@ -291,7 +293,7 @@ export function runNoise(suites: Suite[]): Noise {
     probe(s.cpu_probe.core0)
     probe(s.cpu_probe.core1)
     if (s.id === 'schedule-lag') for (const r of s.rates) probe(r.cpu_probe)
-    const usages = s.id === 'schedule-lag' ? s.rates.map((x) => x.core_usage) : s.id === 'simulator-scale' ? s.rows.map((x) => x.core_usage) : s.clients.map((c) => c.core_usage)
+    const usages = s.id === 'schedule-lag' ? s.rates.map((x) => x.core_usage) : s.id === 'simulator-scale' ? s.rows.map((x) => x.core_usage) : s.id === 'mesh' ? [] : s.clients.map((c) => c.core_usage)
     for (const u of usages) {
       for (const v of [takenShare(u, 0), takenShare(u, 1)]) if (v !== null) taken = Math.max(taken ?? 0, v)
     }

@@ -20,6 +20,7 @@ import { runScheduleLagSuite } from './suites/schedule-lag.ts'
 import { runSseSuite } from './suites/sse.ts'
 import { runSimEngineSuite } from './suites/sim-engine.ts'
 import { runSimulatorScaleSuite } from './suites/simulator-scale.ts'
+import { runMeshSuite } from './suites/mesh.ts'
 import { renderTerminalSummary } from './terminal-table.ts'
 import { detectTools, INSTALL_HINT, toolVersion } from './tools.ts'
 
@@ -28,7 +29,8 @@ const SUITES: Record<SuiteName, (ctx: BenchContext) => Promise<Suite>> = {
   sse: runSseSuite,
   'schedule-lag': runScheduleLagSuite,
   'sim-engine': runSimEngineSuite,
-  'simulator-scale': runSimulatorScaleSuite
+  'simulator-scale': runSimulatorScaleSuite,
+  mesh: runMeshSuite
 }
 
 let args: ReturnType<typeof parseBenchArgs>

@@ -2,6 +2,7 @@ import { describeProbe, fmtGoal, fmtRatio, textTable } from './format.ts'
 import type { BenchResults } from './results.ts'
 import { clientHeader, clientRow, LAG_HEADER, lagRow, notesOf } from './summary-rows.ts'
 import { simulatorScaleText } from './suites/simulator-scale.ts'
+import { meshText } from './suites/mesh.ts'
 
 /** The readable summary printed at the end of a run. */
 export function renderTerminalSummary(r: BenchResults): string {
@@ -26,6 +27,8 @@ export function renderTerminalSummary(r: BenchResults): string {
       if (s.clients.length > 0) out.push(textTable(clientHeader('units'), s.clients.map(clientRow)))
       out.push('units: virtual time = virtual seconds (units/s is the speed-up); engine = tokens')
       for (const n of notesOf(s.clients)) out.push(`  note: ${n}`)
+    } else if (s.id === 'mesh') {
+      out.push(...meshText(s))
     } else if (s.id === 'simulator-scale') {
       out.push(...simulatorScaleText(s))
     } else {

@@ -54,3 +54,6 @@ export type { Coverage, CoverageOptions, PeerCoverage, WindowRange } from './cov
 
 export type { ClockOffsets, ClockOffsetsOptions, PeerClockOffset } from './clock-offsets.ts'
 export { createClockOffsets } from './clock-offsets.ts'
+
+export type { BreakdownStore, BreakdownStoreOptions } from './breakdown-store.ts'
+export { createBreakdownStore } from './breakdown-store.ts'

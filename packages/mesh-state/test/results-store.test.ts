@@ -201,6 +201,12 @@ test('coverage names the missing windows, as data and as a sentence', () => {
   const c3 = t.coverage('r', { expectedUntil: { x: 14 }, livePeers: [] })
   assert.equal(c3.text, 'merged 6/14 windows; peer x (dead) windows 1, 4, 6-8, 10-11 and 1 more range missing')
   assert.deepEqual(c3.peers[0].missing, [{ from: 1, to: 1 }, { from: 4, to: 4 }, { from: 6, to: 8 }, { from: 10, to: 11 }, { from: 13, to: 13 }])
+  // A peer that joined at window 10 owes nothing before it; what it holds there is not counted.
+  const j = createResultsStore()
+  for (const i of [3, 10, 11, 13]) j.put('r', 'joiner', bare(i, 1))
+  const c4 = j.coverage('r', { expectedFrom: { joiner: 10 }, expectedUntil: { joiner: 15 }, livePeers: ['joiner'] })
+  assert.equal(c4.text, 'merged 3/5 windows; peer joiner windows 12, 14 missing')
+  assert.deepEqual([c4.peers[0].from, c4.peers[0].until, c4.peers[0].beyond], [10, 15, 1])
   const full = createResultsStore()
   full.put('r', 'x', bare(0, 1))
   assert.equal(full.coverage('r').text, 'merged 1/1 windows from 1 peer')

@@ -9,8 +9,11 @@ import { MeshConfigError } from './errors.ts'
  *  - floodPublish: a publisher sends its own message straight to every connected subscriber, so with
  *    full connectivity delivery is one hop regardless of the gossip mesh's shape.
  *  - D/Dlo/Dhi: the relay mesh (what forwards messages from peers we are not directly connected
- *    to). Defaults D=6, Dlo=4, Dhi=12 mean meshes of up to 7 peers relay to everyone, larger ones to
- *    6 to 12 peers, which reaches 100 peers in about three hops.
+ *    to). D=4, Dlo=3, Dhi=8 (gossipsub's defaults are 6/4/12): every node forwards every new message
+ *    to its D mesh peers, and with floodPublish and full connectivity all of those copies are
+ *    duplicates, so the mesh's idle CPU grows with N x D (measured: forwarding and its writes were
+ *    the largest part of an idle agent's CPU in a 16-agent mesh on 2 cores). Four relays still reach
+ *    64 peers in three hops, and gossip (IHAVE) covers a missed relay at the next heartbeat.
  *  - heartbeat 500 ms (default 1 s): mesh repair after a join or a loss happens at heartbeats, and
  *    a small mesh can afford twice the (tiny) heartbeat traffic.
  *  - IP colocation penalty off: gossipsub's default punishes more than 10 peers behind one IP,
@@ -22,6 +25,11 @@ import { MeshConfigError } from './errors.ts'
  *    copy cannot shadow the real one.
  *  - emitSelf off (a node's handlers never see its own messages); publishing with no subscribed
  *    peers is not an error (a lone agent keeps working).
+ *  - IDONTWANT only for messages of 16 KiB and more (default 512 B): on receiving a message,
+ *    gossipsub 1.2 sends an IDONTWANT to every mesh peer. A heartbeat (clock echoes for every peer)
+ *    passes 512 B at about 8 peers, and then every heartbeat received cost up to Dhi extra RPCs,
+ *    each encrypted and framed: about a tenth of an idle agent's CPU in an 8-agent mesh, to save
+ *    resending a few hundred bytes. Results deltas, which can be tens of KiB, keep it.
  */
 export interface GossipTuning {
   D: number
@@ -30,7 +38,9 @@ export interface GossipTuning {
   heartbeatIntervalMs: number
 }
 
-export const DEFAULT_GOSSIP_TUNING: GossipTuning = { D: 6, Dlo: 4, Dhi: 12, heartbeatIntervalMs: 500 }
+const IDONTWANT_MIN_BYTES = 16 * 1024
+
+export const DEFAULT_GOSSIP_TUNING: GossipTuning = { D: 4, Dlo: 3, Dhi: 8, heartbeatIntervalMs: 500 }
 
 export function resolveGossipTuning(partial: Partial<GossipTuning> | undefined): GossipTuning {
   const t = { ...DEFAULT_GOSSIP_TUNING, ...partial }
@@ -62,6 +72,7 @@ export function createGossipsub(tuning: GossipTuning, maxInboundRpcBytes: number
     fallbackToFloodsub: false,
     scoreParams: { IPColocationFactorWeight: 0 },
     maxInboundDataLength: maxInboundRpcBytes,
+    idontwantMinDataSize: IDONTWANT_MIN_BYTES,
     fastMsgIdFn: (msg) => msg.from === undefined || msg.seqno === undefined
       ? ''
       : `${Buffer.from(msg.from).toString('base64')}:${Buffer.from(msg.seqno).toString('base64')}`

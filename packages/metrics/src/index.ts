@@ -48,3 +48,10 @@ export {
   BREAKDOWN_DIMENSIONS, BREAKDOWN_METRICS, WEIGHT_UNIT, DEFAULT_MAX_LABEL_VALUES, OTHER_LABEL, NOT_ADVERSARIAL,
   breakdownMetricScale, createBreakdownRecorder
 } from './breakdown.ts'
+
+export type { MergeBreakdownOptions } from './breakdown-merge.ts'
+export { mergeBreakdowns } from './breakdown-merge.ts'
+export type { BreakdownSnapshot } from './breakdown-codec.ts'
+export {
+  BreakdownDecodeError, MAX_ENCODED_BREAKDOWN_BYTES, encodeBreakdownSnapshot, decodeBreakdownSnapshot, newerSnapshot
+} from './breakdown-codec.ts'

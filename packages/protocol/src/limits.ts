@@ -48,6 +48,8 @@ export const LIMITS = Object.freeze({
   /** Windows in one ReconcileResponse frame, all peers together. */
   reconcileWindows: 65_536,
   histogramsPerWindow: 32,
+  /** PeerWindows.breakdown: one encoded cumulative breakdown (metrics' MAX_ENCODED_BREAKDOWN_BYTES). */
+  breakdownBytes: 8 * 1024 * 1024,
   /** One compressed HdrHistogram (what 300 000 base64 characters decode to, metrics' limit). */
   histogramBytes: 225_000,
   /** Keys of Counters.errors and Counters.clamped (metrics' own limit). */

@@ -3,7 +3,7 @@ import { decodeWith, encodeWith } from './codec.ts'
 import type { DecodeResult } from './errors.ts'
 import { readSignedCommand } from './command.ts'
 import type { SignedCommand } from './command.ts'
-import { bool, id, list, meshName, record, tooLarge } from './fields.ts'
+import { bool, bytes, id, list, meshName, record, tooLarge } from './fields.ts'
 import { LIMITS, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES } from './limits.ts'
 import { readWindows } from './results.ts'
 import type { WireWindow } from './results.ts'
@@ -38,6 +38,11 @@ export interface PeerWindows {
   windows: WireWindow[]
   /** The responder currently sees this peer alive (a dead peer's windows are final). */
   live: boolean
+  /**
+   * The newest cumulative breakdown snapshot the responder holds for this peer (metrics'
+   * encodeBreakdownSnapshot bytes, opaque here and only bounded in size); absent when none.
+   */
+  breakdown?: Uint8Array
 }
 
 /**
@@ -87,7 +92,10 @@ const responseCodec: Codec<ReconcileResponse> = {
       const windows = readWindows(r.windows, `${path}.peers[${i}].windows`, LIMITS.windowsPerMessage)
       total += windows.length
       if (total > LIMITS.reconcileWindows) tooLarge(`${path}.peers`, `more than ${LIMITS.reconcileWindows} windows in one frame`)
-      return { peer_id: id(r.peer_id, `${path}.peers[${i}].peer_id`), windows, live: bool(r.live, `${path}.peers[${i}].live`) }
+      const pw: PeerWindows = { peer_id: id(r.peer_id, `${path}.peers[${i}].peer_id`), windows, live: bool(r.live, `${path}.peers[${i}].live`) }
+      const breakdown = r.breakdown === undefined ? undefined : bytes(r.breakdown, `${path}.peers[${i}].breakdown`, LIMITS.breakdownBytes)
+      if (breakdown !== undefined && breakdown.length > 0) pw.breakdown = breakdown
+      return pw
     })
     const out: ReconcileResponse = { run_id: id(o.run_id, `${path}.run_id`), responder: id(o.responder, `${path}.responder`), peers }
     const commands = o.commands === undefined ? [] : list(o.commands, `${path}.commands`, LIMITS.commandsPerResponse)

@@ -1,7 +1,7 @@
 import { formatDuration } from '@loadmesh/clock'
 import type { Summary } from '@loadmesh/metrics'
 import { LATENCY_METRICS } from './report.ts'
-import type { BreakdownEntry, Report } from './report.ts'
+import type { BreakdownEntry, ProductionWeighted, Report, ReportBreakdown } from './report.ts'
 
 /** The end-of-run table for people. Everything in it is also in the JSON report. */
 export function renderSummary (r: Report): string {
@@ -27,20 +27,7 @@ export function renderSummary (r: Report): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
   out.push('  ' + line(header))
   for (const x of rows) out.push('  ' + line(x))
-  for (const dim of ['endpoint', 'class', 'adversarial'] as const) {
-    const section = r.breakdown?.[dim]
-    if (section === undefined) continue
-    out.push('')
-    out.push(...breakdownTable(`by ${dim}`, section))
-  }
-  const pw = r.production_weighted
-  if (pw !== undefined) {
-    const l = pw.latency_ms
-    out.push('')
-    out.push(`  production-weighted (long tail, weight ${pw.weight.toFixed(1)} over ${q.completed + q.failed} requests)`)
-    out.push(`    ttft p50 ${fmt(l.ttft.p50)} p99 ${fmt(l.ttft.p99)}  tpot p50 ${fmt(l.tpot.p50)} p99 ${fmt(l.tpot.p99)}  e2e p50 ${fmt(l.e2e.p50)} p99 ${fmt(l.e2e.p99)} ms  error rate ${(pw.error_rate * 100).toFixed(2)}%`)
-    out.push(`    input tokens p50 ${fmtN(pw.tokens.input_per_request.p50)} p99 ${fmtN(pw.tokens.input_per_request.p99)}  output tokens p50 ${fmtN(pw.tokens.output_per_request.p50)} p99 ${fmtN(pw.tokens.output_per_request.p99)}`)
-  }
+  out.push(...renderBreakdown(r.breakdown, r.production_weighted, q.completed + q.failed))
   if (r.slo_gate !== null) {
     out.push('')
     out.push(`  SLO gate (${r.slo_gate.percentile}): ${r.slo_gate.pass ? 'pass' : 'FAIL'}`)
@@ -51,6 +38,29 @@ export function renderSummary (r: Report): string {
     for (const w of r.warnings) out.push(`  warning: ${w}`)
   }
   return out.join('\n')
+}
+
+/**
+ * The breakdown tables and the production-weighted lines (each block preceded by a blank line),
+ * shared by the single-agent summary and the mesh summary; `finished` is the total of finished
+ * requests the weighted view is set against.
+ */
+export function renderBreakdown (b: ReportBreakdown | undefined, pw: ProductionWeighted | undefined, finished: number): string[] {
+  const out: string[] = []
+  for (const dim of ['endpoint', 'class', 'adversarial'] as const) {
+    const section = b?.[dim]
+    if (section === undefined) continue
+    out.push('')
+    out.push(...breakdownTable(`by ${dim}`, section))
+  }
+  if (pw !== undefined) {
+    const l = pw.latency_ms
+    out.push('')
+    out.push(`  production-weighted (long tail, weight ${pw.weight.toFixed(1)} over ${finished} requests)`)
+    out.push(`    ttft p50 ${fmt(l.ttft.p50)} p99 ${fmt(l.ttft.p99)}  tpot p50 ${fmt(l.tpot.p50)} p99 ${fmt(l.tpot.p99)}  e2e p50 ${fmt(l.e2e.p50)} p99 ${fmt(l.e2e.p99)} ms  error rate ${(pw.error_rate * 100).toFixed(2)}%`)
+    out.push(`    input tokens p50 ${fmtN(pw.tokens.input_per_request.p50)} p99 ${fmtN(pw.tokens.input_per_request.p99)}  output tokens p50 ${fmtN(pw.tokens.output_per_request.p50)} p99 ${fmtN(pw.tokens.output_per_request.p99)}`)
+  }
+  return out
 }
 
 function row (name: string, s: Summary): string[] {

@@ -70,9 +70,11 @@ export interface RequestTimings {
 }
 
 /**
- * Where an engine delivers a request's output. Calls are synchronous and cheap: the server turns each
- * `onTokens` into SSE frames at once, so the moment of the call IS the moment the tokens leave.
- * After `onDone` or `onError` no further call is made for that request.
+ * Where an engine delivers a request's output. Calls are synchronous and cheap: the server counts the
+ * tokens and, at the end of the engine's timer callback (its tick), writes one SSE frame per stream
+ * with everything the tick released, so the tick IS the moment the tokens leave. An engine that fell
+ * behind may release several steps' tokens in one tick; they merge into one frame, as vLLM merges a
+ * request's pending outputs. After `onDone` or `onError` no further call is made for that request.
  */
 export interface TokenSink {
   /** `n` (>= 1) tokens came out now. */

@@ -24,12 +24,17 @@ export interface StepEngineOptions {
   maxWaiting?: number
 }
 
+/** A timer this late is on time: the next step still starts at the previous one's end. */
+const JITTER_MS = 2
 /**
- * A step whose timer fired up to this late still starts the next step at its own end, as the GPU
- * would have; later than that the simulator itself fell behind, and pretending otherwise would
- * release whole steps in a burst.
+ * A single later timer is a hiccup (a GC, a burst of requests): the next step starts when it fired,
+ * as before. When timers keep firing late (two ticks in a row) the simulator is behind, not the
+ * model: the next step starts at the previous one's end, as the GPU would have, and the steps owed
+ * run in the same tick (the server merges each stream's tokens into one frame, as vLLM's output
+ * collector does when its API process is busy). Only a simulator this far behind slips anyway:
+ * replaying more than that at once would cost more CPU than the time it catches up on.
  */
-const CATCH_UP_MS = 2
+const MAX_CATCH_UP_MS = 1000
 
 const NOOP = (): void => {}
 
@@ -84,6 +89,8 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
   const heap = new EventHeap<Seq | Replica>()
   let timer: Timer | undefined
   let armedAt = Number.POSITIVE_INFINITY
+  /** Timer callbacks in a row that ran more than JITTER_MS late. */
+  let lateTicks = 0
   let firing = false
   let running = false
   let seqNo = 0
@@ -139,14 +146,17 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
 
   const onTimer = (): void => {
     timer = undefined
+    const armed = armedAt
     armedAt = Number.POSITIVE_INFINITY
     firing = true
     try {
       const now = clock.now()
+      lateTicks = now - armed > JITTER_MS ? lateTicks + 1 : 0
+      const catchUp = lateTicks >= 2 ? MAX_CATCH_UP_MS : JITTER_MS
       for (let top = heap.peek(); top !== undefined && top.at <= now; top = heap.peek()) {
         heap.pop()
         if (top instanceof Seq) {
-          arrive(top, now)
+          arrive(top)
           continue
         }
         const r = top
@@ -154,9 +164,9 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
           const end = r.stepEnd
           r.finish(now)
           // A crash or stall injected from a sink changed the state; it owns the replica now.
-          if (r.state === STEP && r.heapIndex < 0) startStep(r, now - end < CATCH_UP_MS ? end : now)
+          if (r.state === STEP && r.heapIndex < 0) startStep(r, now - end < catchUp ? end : now)
         } else if (r.state === KICK || r.state === STALL) {
-          startStep(r, now)
+          startStep(r, now - r.at < catchUp ? r.at : now)
         } else if (r.state === DOWN) {
           r.up = true
           r.state = IDLE
@@ -169,12 +179,13 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
     }
   }
 
-  const arrive = (seq: Seq, now: number): void => {
+  const arrive = (seq: Seq): void => {
     const r = seq.replica
     seq.state = WAITING
     r.waiting.pushBack(seq)
     r.waitingCount++
-    kick(r, now)
+    // An arrival the tick is catching up on starts the idle replica when it arrived, not now.
+    kick(r, seq.at)
   }
 
   const route = (): Replica | undefined => {

@@ -1,6 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { prefixBlockHashes } from '../src/index.ts'
+import { createManualClock } from '@loadmesh/clock'
+import type { Clock, Timer } from '@loadmesh/clock'
+import { createRng } from '@loadmesh/workload'
+import { createEngineFromProfile, prefixBlockHashes } from '../src/index.ts'
 import { harness, testProfile } from './helpers.ts'
 
 const close = (a: number, b: number, eps = 1e-6): void => { assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`) }
@@ -281,4 +284,48 @@ test('same seed, same token times (noise is seeded and shared by the batch)', ()
   assert.deepEqual(a.chunks.map((c) => c[0]), b.chunks.map((c) => c[0]))
   const gaps = a.chunks.slice(1).map((c, i) => c[0] - a.chunks[i][0])
   assert.ok(new Set(gaps.map((g) => g.toFixed(6))).size > 5, 'steps vary')
+})
+
+test('a simulator whose timers keep firing late runs the steps it owes in one tick: the model keeps its pace', () => {
+  const inner = createManualClock()
+  const lagMs = 35
+  // Every timer fires 35 ms late: an event loop busy with other work.
+  const clock: Clock = { ...inner, setTimer: (fn, ms): Timer => inner.setTimer(fn, ms + lagMs) }
+  const engine = createEngineFromProfile(testProfile(), { clock, rng: createRng(1), tokensPerChunk: 1 })
+  engine.start()
+  const chunks: Array<[number, number]> = []
+  let doneAt = Number.NaN
+  engine.submit({ id: 'lag', endpoint: '/v1/chat/completions', model: 'm', promptTokens: 100, outputTokens: 30, finishReason: 'length', stream: true, arrivalAt: 0 }, {
+    onTokens(n) { chunks.push([inner.now(), n]) },
+    onDone() { doneAt = inner.now() },
+    onError(err) { assert.fail(err.message) }
+  })
+  inner.runAll()
+  assert.equal(chunks.reduce((a, c) => a + c[1], 0), 30)
+  // On time it ends at 11 + 29 x 10.01 ms. The first late tick is taken for a hiccup (the stream
+  // slips once); after that late timers only delay the last tick, they do not slow each step.
+  assert.ok(doneAt <= 11 + 29 * 10.01 + 2 * lagMs + 1e-6, `done at ${doneAt}`)
+  // ~4 steps per tick: the tokens of a tick reach the server together (it writes them as one frame).
+  const ticks = new Set(chunks.map((c) => c[0])).size
+  assert.ok(ticks <= 9, `${ticks} ticks for 30 tokens`)
+})
+
+test('one late timer (a hiccup) delays the stream and merges nothing', () => {
+  const inner = createManualClock()
+  // Only the first timer (the request's arrival) fires late.
+  let lagMs = 35
+  const clock: Clock = { ...inner, setTimer: (fn, ms): Timer => { const t = inner.setTimer(fn, ms + lagMs); lagMs = 0; return t } }
+  const engine = createEngineFromProfile(testProfile(), { clock, rng: createRng(1), tokensPerChunk: 1 })
+  engine.start()
+  const chunks: Array<[number, number]> = []
+  engine.submit({ id: 'hiccup', endpoint: '/v1/chat/completions', model: 'm', promptTokens: 100, outputTokens: 10, finishReason: 'length', stream: true, arrivalAt: 0 }, {
+    onTokens(n) { chunks.push([inner.now(), n]) },
+    onDone() {},
+    onError(err) { assert.fail(err.message) }
+  })
+  inner.runAll()
+  assert.deepEqual(chunks.map((c) => c[1]), Array(10).fill(1))
+  // The first token came 35 ms late; every later one a step after the previous.
+  close(chunks[0][0], 11 + 35)
+  for (let i = 1; i < 10; i++) close(chunks[i][0] - chunks[i - 1][0], 10.01)
 })

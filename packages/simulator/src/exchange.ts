@@ -5,6 +5,7 @@ import { errorBody } from './api-error.ts'
 import type { Engine, FinishReason, RequestTimings, SimError, SimRequest, TokenSink } from './engine.ts'
 import type { RateFault } from './fault-config.ts'
 import type { FaultController } from './fault-controller.ts'
+import type { FrameFlusher, PendingStream } from './frame-flusher.ts'
 import { completeResponse } from './openai-frames.ts'
 import type { ResponseMeta, StreamFramer } from './openai-frames.ts'
 import type { SimMetrics } from './sim-metrics.ts'
@@ -15,6 +16,7 @@ export interface ServerContext {
   engine: Engine
   metrics: SimMetrics
   faults: FaultController
+  flusher: FrameFlusher
   stats: { requests: number; tokens: number; errors: number; cancelled: number; faults: number }
 }
 
@@ -171,7 +173,7 @@ abstract class Exchange implements TokenSink {
 }
 
 /** chat/completions and completions, streamed or not. */
-export class GenerationExchange extends Exchange {
+export class GenerationExchange extends Exchange implements PendingStream {
   readonly req: SimRequest
   readonly meta: ResponseMeta
   readonly framer: StreamFramer | undefined
@@ -181,6 +183,8 @@ export class GenerationExchange extends Exchange {
   firstAt = Number.NaN
   lastAt = Number.NaN
   blocked = false
+  /** Waiting for the flusher (see FrameFlusher): tokens counted since the last frame go out together. */
+  queued = false
   sock: Socket | null = null
 
   constructor(c: ServerContext, res: ServerResponse, fault: RateFault | undefined, req: SimRequest, meta: ResponseMeta, framer: StreamFramer | undefined) {
@@ -220,17 +224,27 @@ export class GenerationExchange extends Exchange {
       this.trigger()
       return
     }
-    if (this.framer !== undefined && !this.blocked && !this.write(this.emitted)) this.block()
+    // A blocked stream writes on 'drain'; the others once per tick, whatever the tick released.
+    if (this.framer !== undefined && !this.blocked) this.c.flusher.add(this)
   }
 
-  /** Frames for the tokens not yet written, up to `upTo`; several pending groups merge into one chunk. */
+  flush(): void {
+    if (this.settled || this.blocked) return
+    if (!this.write(this.emitted)) this.block()
+  }
+
+  /**
+   * The frame for the tokens not yet written, up to `upTo`: ONE chunk whatever their number. The
+   * engine already releases tokens in groups of tokens-per-chunk; more than that pending means the
+   * engine got ahead of the writes (a late tick, a slow client) and they merge, as vLLM merges them.
+   */
   private frames(upTo: number): string {
-    const framer = this.framer as StreamFramer
     const n = upTo - this.written
     if (n <= 0) return ''
     const from = this.written
     this.written = upTo
-    return this.blocked ? framer.merged(from, n) : framer.tokens(from, n)
+    this.c.metrics.frames++
+    return (this.framer as StreamFramer).merged(from, n)
   }
 
   /**
@@ -301,7 +315,6 @@ export class GenerationExchange extends Exchange {
     const cached = timings?.cachedPromptTokens
     if (this.framer !== undefined) {
       this.release()
-      this.blocked = true // the rest goes out as one merged chunk if the client is behind
       this.res.end(this.frames(this.emitted) + this.framer.finish(reason, this.emitted, cached))
     } else {
       sendJson(this.res, 200, completeResponse(this.meta, reason, this.emitted, cached))
@@ -313,7 +326,6 @@ export class GenerationExchange extends Exchange {
     this.settled = true
     if (this.admitted) this.c.metrics.finished.error++
     this.release()
-    this.blocked = true
     this.fail(err, this.framer === undefined ? '' : this.frames(this.emitted) + this.framer.error(err))
   }
 
@@ -328,7 +340,6 @@ export class GenerationExchange extends Exchange {
     if (f.kind === 'sse_error') {
       const err: SimError = { status: 500, type: 'server_error', message: `The server had an error while generating the response (simulated fault sse_error after ${k} tokens).`, code: null }
       if (this.framer !== undefined) {
-        this.blocked = true
         c.stats.errors++
         this.res.end(this.frames(k) + this.framer.error(err))
       } else {
@@ -338,7 +349,6 @@ export class GenerationExchange extends Exchange {
     }
     // disconnect
     if (this.framer !== undefined) {
-      this.blocked = true
       const s = this.frames(k)
       if (s !== '') this.res.write(s)
     } else {

@@ -5,6 +5,13 @@ import type { Engine, EngineFault, EngineStats, SimError, SimRequest, TokenSink 
 import type { LatencyModel } from './latency-model.ts'
 import { SimulatorConfigError } from './errors.ts'
 
+/**
+ * A timer this late is on time (setTimeout's millisecond granularity). A later one is a hiccup (a
+ * GC, a burst of requests), and only a second late timer in a row means the simulator fell behind
+ * (see `release`).
+ */
+const JITTER_MS = 2
+
 /** vLLM's max_model_len for the Llama 3.1 family: what the fixed engine accepts unless told otherwise. */
 export const DEFAULT_MAX_MODEL_LEN = 131_072
 
@@ -46,10 +53,15 @@ class Job implements HeapItem {
 /**
  * Independent requests with sampled latencies: no batching, no queueing, no load dependence.
  * The first token is due at arrival + ttft (an absolute deadline); each later token is due its
- * sampled ITL after the previous emission actually happened, as in a server whose next decode step
- * starts when the previous one ends. So an observed gap is never shorter than the sampled ITL: the
- * simulator's own timer lateness adds to it, it never borrows from the next gap (which would make
- * a fixed 10 ms ITL show up as 9.5 ms and 10.5 ms alternately).
+ * sampled ITL after the previous one was emitted, as in a server whose next decode step starts when
+ * the previous one ends. So under light load an observed gap is never shorter than the sampled ITL
+ * (no 9.5 ms / 10.5 ms alternation for a fixed 10 ms), and a single late timer (a hiccup) delays the
+ * stream by its lateness without merging anything. When timers keep firing late (two ticks in a row
+ * more than JITTER_MS late) the simulator is behind, not the model: every token due by then comes
+ * out in one emission and the timeline is kept, as a real server's engine keeps generating while its
+ * API process is busy (vLLM merges the pending outputs). The server then writes one bigger frame
+ * instead of several, so an overloaded simulator still delivers the configured token rate (see
+ * FrameFlusher).
  *
  * Every request's next emission sits in one deadline heap and a single clock timer is armed for
  * the earliest, so the cost is a heap operation per emission: no timer and no promise per token or
@@ -79,6 +91,10 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
   let brownoutFactor = 1
   let brownoutUntil = Number.NEGATIVE_INFINITY
   let stallUntil = Number.NEGATIVE_INFINITY
+  /** When the latest stall ended (or ends): deadlines that fell inside it restart from there. */
+  let stallEnd = Number.NEGATIVE_INFINITY
+  /** Timer callbacks in a row that ran more than JITTER_MS late. */
+  let lateTicks = 0
   let downUntil = Number.NEGATIVE_INFINITY
   const counters = { promptTokens: 0, generationTokens: 0 }
   /** Jobs in flight, for stop() and crashes (the heap holds them too, but not while one is being released). */
@@ -133,8 +149,8 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
     })
   }
 
-  /** Releases the job's due group (it was just popped from the heap). */
-  const release = (job: Job, now: number): void => {
+  /** Releases the job's due tokens (it was just popped from the heap at `due`, clock reading `now`). */
+  const release = (job: Job, now: number, due: number, behind: boolean): void => {
     const n = job.req.outputTokens
     if (Number.isNaN(job.firstAt)) {
       job.firstAt = now
@@ -144,16 +160,18 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
       finish(job, now)
       return
     }
-    // Tokens with a zero ITL come out in the same emission.
+    // The model made no progress during a stall: its timeline resumes at the stall's end.
+    if (job.cursorAt < stallEnd && due >= stallEnd) job.cursorAt = stallEnd
+    // Tokens with a zero ITL come out in the same emission; so does the backlog of a simulator behind.
     while (job.cursor + 1 < n) {
       if (Number.isNaN(job.peek)) job.peek = scaled(latency.itlMs(job.req, job.cursor + 1))
-      if (job.peek > 0) break
+      if (behind ? job.cursorAt + job.peek > due : job.peek > 0) break
       advance(job)
     }
     const count = job.cursor + 1 - job.emitted
     job.emitted = job.cursor + 1
-    // The next step starts now: later deadlines count from the actual emission.
-    if (now > job.cursorAt) job.cursorAt = now
+    // On time or a hiccup: the next step starts now, so later deadlines count from the actual emission.
+    if (now > job.cursorAt && (!behind || now - job.cursorAt < JITTER_MS)) job.cursorAt = now
     counters.generationTokens += count
     job.sink.onTokens(count)
     if (job.done) return // cancelled from inside the sink
@@ -165,15 +183,18 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
     timer = undefined
     // The timer stands for the deadline it was armed for, even if it fired a fraction of a
     // millisecond early (setTimeout granularity).
-    const due = Math.max(clock.now(), armedAt)
+    const armed = armedAt
+    const due = Math.max(clock.now(), armed)
     armedAt = Number.POSITIVE_INFINITY
     firing = true
     try {
       const now = clock.now()
       if (due < stallUntil) return
+      lateTicks = now - armed > JITTER_MS ? lateTicks + 1 : 0
+      const behind = lateTicks >= 2
       for (let top = heap.peek(); top !== undefined && top.at <= due; top = heap.peek()) {
         heap.pop()
-        release(top, now)
+        release(top, now, due, behind)
       }
     } finally {
       firing = false
@@ -261,6 +282,7 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
         if (!(fault.durationMs > 0 && Number.isFinite(fault.durationMs))) throw new SimulatorConfigError(`fixed engine fault stall: durationMs must be a positive number, got ${String(fault.durationMs)}`)
         if (fault.replica !== undefined && fault.replica !== 0) throw new SimulatorConfigError(`fixed engine fault stall: the fixed engine has one replica (0), got replica ${String(fault.replica)}`)
         stallUntil = Math.max(stallUntil, now + fault.durationMs)
+        stallEnd = stallUntil
         // The armed timer may be due before the stall ends: move it.
         timer?.cancel()
         timer = undefined
@@ -273,6 +295,7 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
         if (!(fault.restartMs >= 0 && Number.isFinite(fault.restartMs))) throw new SimulatorConfigError(`fixed engine fault crash: restartMs must be >= 0, got ${String(fault.restartMs)}`)
         downUntil = now + fault.restartMs
         stallUntil = Number.NEGATIVE_INFINITY
+        stallEnd = Number.NEGATIVE_INFINITY
         failAll(unavailable(`replica 0 crashed; it restarts in ${Math.round(fault.restartMs)} ms`, Math.max(1, Math.ceil(fault.restartMs / 1000))))
         arm()
         return

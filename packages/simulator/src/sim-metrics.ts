@@ -31,6 +31,8 @@ export class SimMetrics {
   readonly finished: Record<FinishedReason, number> = { stop: 0, length: 0, abort: 0, error: 0 }
   /** res.write returned false: a client (or the loopback) could not keep up. */
   backpressure = 0
+  /** Token-carrying SSE frames written (one socket write each): tokens / frames is the coalescing. */
+  frames = 0
   openStreams = 0
   private readonly labels: string
   private readonly lag: ELDHistogram
@@ -103,6 +105,8 @@ export class SimMetrics {
     s += header('loadmesh_sim_open_streams', 'gauge', 'Responses in progress (streamed or not).') + sample('loadmesh_sim_open_streams', L, this.openStreams)
     s += header('loadmesh_sim_backpressure_total', 'counter', 'Writes the socket could not take at once; the tokens that follow are coalesced until it drains.') +
       sample('loadmesh_sim_backpressure_total', L, this.backpressure)
+    s += header('loadmesh_sim_stream_frames_total', 'counter', 'Token-carrying SSE frames written; vllm:generation_tokens_total over it is the mean tokens per frame (above tokens-per-chunk when the simulator or a client fell behind and pending tokens were merged).') +
+      sample('loadmesh_sim_stream_frames_total', L, this.frames)
     s += header('loadmesh_sim_faults_injected_total', 'counter', 'Faults played, by kind (per-request kinds count requests).')
     for (const [kind, n] of faults) s += sample('loadmesh_sim_faults_injected_total', `${L},kind="${labelValue(kind)}"`, n)
     const lag = this.lag

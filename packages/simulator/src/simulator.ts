@@ -17,6 +17,7 @@ import type { ServerContext } from './exchange.ts'
 import { parseFaultConfig, parseFaultHeader } from './fault-config.ts'
 import type { ForcedFault, RateFault } from './fault-config.ts'
 import { FaultController } from './fault-controller.ts'
+import { FrameFlusher } from './frame-flusher.ts'
 import type { FaultStatus } from './fault-controller.ts'
 import { createFixedEngine } from './fixed-engine.ts'
 import { createSampledLatency } from './latency-model.ts'
@@ -162,18 +163,20 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
     outputSample = () => sampler.sample()
   }
   const engineOpt = opts.engine ?? DEFAULT_ENGINE
+  const flusher = new FrameFlusher()
+  const engineClock = flusher.wrapEngineClock(clock)
   /** Tokens per KV block when the profile caches prompt prefixes (0: no prefix hashes needed). */
   let prefixBlock = 0
   let engine: Engine
   if (typeof engineOpt === 'function') {
-    engine = engineOpt({ clock, rng: rng.split('engine'), tokensPerChunk })
+    engine = engineOpt({ clock: engineClock, rng: rng.split('engine'), tokensPerChunk })
   } else if (engineOpt.kind === 'profile') {
     const p = engineOpt.profile
     if (p?.engine !== 'step') throw new SimulatorConfigError(`simulator engine: profile "${String(p?.name)}" is not a step profile; give the fixed engine as { kind: 'fixed', ttft, itl }`)
-    engine = createEngineFromProfile(p, { clock, rng: rng.split('engine'), tokensPerChunk }, { replicas: engineOpt.replicas, routing: engineOpt.routing, maxWaiting: engineOpt.maxWaiting })
+    engine = createEngineFromProfile(p, { clock: engineClock, rng: rng.split('engine'), tokensPerChunk }, { replicas: engineOpt.replicas, routing: engineOpt.routing, maxWaiting: engineOpt.maxWaiting })
     if (p.scheduler.prefix_caching) prefixBlock = p.scheduler.block_tokens
   } else if (engineOpt.kind === undefined || engineOpt.kind === 'fixed') {
-    engine = createFixedEngine({ clock, latency: createSampledLatency(engineOpt, rng.split('latency')), tokensPerEmit: tokensPerChunk, maxModelLen: engineOpt.maxModelLen })
+    engine = createFixedEngine({ clock: engineClock, latency: createSampledLatency(engineOpt, rng.split('latency')), tokensPerEmit: tokensPerChunk, maxModelLen: engineOpt.maxModelLen })
   } else {
     throw new SimulatorConfigError(`simulator engine: unknown kind "${String((engineOpt as { kind: unknown }).kind)}" (valid: fixed, profile, or pass a factory)`)
   }
@@ -181,7 +184,7 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
   const faults = new FaultController(clock, rng.split('faults'), engine)
   if (opts.faults !== undefined) faults.add(parseFaultConfig(opts.faults, 'simulator faults'), 'simulator faults')
   const metrics = new SimMetrics(models[0], maxModelLen)
-  const c: ServerContext = { clock, engine, metrics, faults, stats: { requests: 0, tokens: 0, errors: 0, cancelled: 0, faults: 0 } }
+  const c: ServerContext = { clock, engine, metrics, faults, flusher, stats: { requests: 0, tokens: 0, errors: 0, cancelled: 0, faults: 0 } }
   let seq = 0
 
   /** The request's fault: the header's, else one seeded draw (always made, so outcomes do not shift). */

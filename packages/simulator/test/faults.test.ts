@@ -291,7 +291,8 @@ test('/metrics: vLLM names and labels, histograms fed by requests, engine gauges
 })
 
 test('a client that stops reading: tokens are counted, not buffered, and arrive merged when it reads again', async () => {
-  const sim = createSimulator({ engine: { ttft: '1ms', itl: '0.05ms' }, seed: 1 })
+  // A 1 ms ITL: one frame per timer tick (a faster ITL would only merge more tokens per frame).
+  const sim = createSimulator({ engine: { ttft: '1ms', itl: '1ms' }, seed: 1 })
   const { port } = await sim.start()
   const sock = connect({ host: '127.0.0.1', port })
   try {

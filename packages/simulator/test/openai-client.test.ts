@@ -46,7 +46,9 @@ test('chat, streamed with include_usage: the SDK reassembles the text; the last 
   }
   assert.equal(countTokens(text), 9)
   assert.equal(finish, 'length')
-  assert.equal(chunks, 1 + 9 + 1 + 1, 'role chunk, 9 tokens, finish chunk, usage chunk')
+  // Role chunk, content, finish chunk, usage chunk. One content chunk per token unless this loaded
+  // machine fired a 1 ms timer 2 ms late: the tokens due by then share a chunk (see FrameFlusher).
+  assert.ok(chunks >= 1 + 1 + 1 + 1 && chunks <= 1 + 9 + 1 + 1, `${chunks} chunks`)
   assert.equal(usage?.completion_tokens, 9)
   assert.equal(usage?.prompt_tokens, countTokens('Stream please.'))
 })

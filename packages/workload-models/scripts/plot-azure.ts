@@ -16,7 +16,7 @@ import { twoSampleKs, empiricalCdf } from '../src/goodness-of-fit.ts'
 import { gapProcessCdf, buildProfile, intensityAt } from '../src/fit-arrivals.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const trace = process.argv[2] ?? '/work/shared/datasets/azure-llm-2023-conv.csv'
+const trace = process.argv[2] ?? fileURLToPath(new URL('../../../test/fixtures/azure-llm-2023-conv.csv', import.meta.url))
 const outDir = resolve(process.argv[3] ?? join(here, '../../../docs/img'))
 const SEED = 20231116
 const N = 100_000

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 // Uses the Azure LLM inference trace 2023 (Azure Public Dataset, CC-BY 4.0; Patel et al.,
 // "Splitwise: Efficient Generative LLM Inference Using Phase Splitting", ISCA 2024).
 import { test } from 'node:test'
@@ -8,7 +9,7 @@ import type { WorkloadModel, WorkloadLog } from '../src/index.ts'
 import { groupValues } from '../src/numeric.ts'
 import { twoSampleKs } from '../src/goodness-of-fit.ts'
 
-const TRACE = '/work/shared/datasets/azure-llm-2023-conv.csv'
+const TRACE = fileURLToPath(new URL('../../../test/fixtures/azure-llm-2023-conv.csv', import.meta.url))
 const N = 100_000
 
 let cached: { log: WorkloadLog; model: WorkloadModel } | null = null

@@ -20,10 +20,11 @@ const TITLE = 'Open-loop schedule lag (Poisson arrivals), non-streamed'
 const GOAL = `p99 schedule lag ≤ ${LAG_GOAL_P99_MS} ms at ${LAG_GOAL_RATE.toLocaleString('en-US')} req/s`
 
 /**
- * Suite 3: how late the open loop sends (sentAt − intendedAt, from the recorder's schedule_lag
- * histogram) at two Poisson rates against the fast target, loadmesh pinned to core 0. Lag is what
- * the scheduler adds on top of the server's latency; drops and event-loop delay say whether the
- * client kept up.
+ * Suite 3: how late the open loop sends (sentAt − intendedAt: the report's schedule_lag) at two
+ * Poisson rates against the fast target, loadmesh pinned to core 0. The client is the agent's own
+ * runLocal (workers/schedule-lag-client.ts), so this is the lag a `loadmesh run` report shows. Lag
+ * is what the scheduler adds on top of the server's latency; drops and event-loop delay say whether
+ * the client kept up.
  */
 export async function runScheduleLagSuite(ctx: BenchContext): Promise<ScheduleLagSuite> {
   const base = {
@@ -94,7 +95,7 @@ async function measureRate(ctx: BenchContext, target: Target, rate: number): Pro
     warmupMs: ctx.warmupMs, durationMs: ctx.durationMs, seed: ctx.seed, mode: 'open', rate, maxInFlight: LAG_MAX_IN_FLIGHT
   }
   try {
-    const { result: r, usage } = await runMeasuredWorker<LoadmeshClientResult>(ctx, 'loadmesh-client.ts', config, {
+    const { result: r, usage } = await runMeasuredWorker<LoadmeshClientResult>(ctx, 'schedule-lag-client.ts', config, {
       core: CLIENT_CORE, timeoutMs: workerTimeoutMs(ctx), execArgv: profileArgs(ctx, `schedule-lag-${rate}`)
     }, target.pid)
     const lag = r.scheduleLagMs

@@ -1,7 +1,7 @@
 // The loadmesh pipeline under test, as one pinned process: workload (prompts, Poisson arrivals)
 // -> open or closed loop -> injector -> run recorder, wired exactly as packages/agent/src/run-local.ts
 // wires them, including its once-a-second live view. Warm-up first (same injector, so the
-// connections, undici's parser and the JIT are warm), then the measured phase with a fresh recorder.
+// connections, the HTTP parser and the JIT are warm), then the measured phase with a fresh recorder.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { systemClock } from '@loadmesh/clock'
 import { createInjector, runClosedLoop, runOpenLoop } from '@loadmesh/injector'

@@ -37,7 +37,7 @@ workerMain<RawFrameServerConfig>(async (c, { ready }) => {
     const q = (v: number): number => Math.max(0, v / 1e9 - 0.01)
     const s = `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\nprocess_resident_memory_bytes ${mem.rss}\n` +
       `nodejs_heap_size_used_bytes ${mem.heapUsed}\nnodejs_external_memory_bytes ${mem.external}\n` +
-      `vllm:generation_tokens_total ${frames}\nloadmesh_sim_open_streams ${open}\nloadmesh_sim_backpressure_total ${backpressure}\n` +
+      `vllm:generation_tokens_total ${frames}\nloadmesh_sim_stream_frames_total ${frames}\nloadmesh_sim_open_streams ${open}\nloadmesh_sim_backpressure_total ${backpressure}\n` +
       `loadmesh_sim_event_loop_lag_seconds{quantile="0.99"} ${lag.count > 0 ? q(lag.percentile(99)) : 0}\n` +
       `loadmesh_sim_event_loop_lag_seconds{quantile="1"} ${lag.count > 0 ? q(lag.max) : 0}\n`
     lag.reset()

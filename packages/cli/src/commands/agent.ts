@@ -3,10 +3,9 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createSimulator } from '@loadmesh/simulator'
 import type { Simulator } from '@loadmesh/simulator'
-import { parseDurationSpec } from '@loadmesh/workload'
 import type { MeshLogger } from '@loadmesh/mesh'
 import { UsageError } from '../exit-codes.ts'
-import { formatFlags, REHEARSE_FLAGS } from '../options.ts'
+import { formatFlags, REHEARSE_FLAGS, SIM_ENGINE_FLAGS } from '../options.ts'
 import type { FlagDoc } from '../options.ts'
 import type { Io } from '../io.ts'
 import { MESH_FLAGS } from '../mesh/mesh-flags.ts'
@@ -15,6 +14,7 @@ import type { MeshSession } from '../mesh/mesh-connect.ts'
 import { prometheusText } from '../mesh/prometheus.ts'
 import { parseFlags } from './flags.ts'
 import { SIM_MODEL } from './rehearse.ts'
+import { SIM_EXTRA_FLAGS, simulatorSetupFromFlags } from './simulate.ts'
 
 const AGENT_FLAGS: FlagDoc[] = [
   ...MESH_FLAGS,
@@ -28,6 +28,9 @@ const AGENT_FLAGS: FlagDoc[] = [
   { name: 'sim-port', type: 'string', arg: 'P', help: 'simulator port (default 8000; 0 = any free port)' },
   { name: 'sim-host', type: 'string', arg: 'ADDR', help: 'simulator address (default 127.0.0.1)' },
   ...REHEARSE_FLAGS,
+  // The simulator's engine, as `simulate` and `rehearse` take it (only with --simulator).
+  ...SIM_ENGINE_FLAGS,
+  ...SIM_EXTRA_FLAGS,
   { name: 'verbose', type: 'boolean', short: 'v', help: 'also log debug events' },
   { name: 'help', type: 'boolean', short: 'h', help: 'show help' }
 ]
@@ -72,18 +75,21 @@ export async function agentCommand (argv: string[], io: Io): Promise<number> {
   }
   let sim: Simulator | undefined
   if (v.simulator === true) {
+    const setup = await simulatorSetupFromFlags(v)
     sim = createSimulator({
       host: (v['sim-host'] as string | undefined) ?? '127.0.0.1',
       port: simPort,
       seed: 1,
       models: [SIM_MODEL],
-      engine: {
-        ttft: parseDurationSpec((v['sim-ttft'] as string | undefined) ?? '100ms', '--sim-ttft'),
-        itl: parseDurationSpec((v['sim-itl'] as string | undefined) ?? '10ms', '--sim-itl')
-      }
+      engine: setup.engine,
+      faults: setup.faults,
+      tokensPerChunk: setup.tokensPerChunk
     })
     const { url } = await sim.start()
-    io.stderr.write(`loadmesh simulator listening on ${url}\n`)
+    io.stderr.write(`loadmesh simulator listening on ${url} (${setup.label})\n`)
+  } else {
+    const given = [...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...SIM_EXTRA_FLAGS].find((f) => v[f.name] !== undefined)
+    if (given !== undefined) throw new UsageError(`--${given.name}: configures the embedded simulator; add --simulator`)
   }
   let session: MeshSession
   try {

@@ -8,10 +8,29 @@ import type { Profile, Routing } from '@loadmesh/sim-engine'
 import { UsageError } from '../exit-codes.ts'
 import type { FlagValues } from '../plan-file.ts'
 import { SIMULATE_FLAGS, formatFlags } from '../options.ts'
+import type { FlagDoc } from '../options.ts'
 import type { Io } from '../io.ts'
 import { parseFlags } from './flags.ts'
 import { SIM_MODEL } from './rehearse.ts'
 import { simulateVirtualCommand } from './simulate-virtual.ts'
+
+/**
+ * The library's tokensPerChunk, for the servers `simulate`, `rehearse` and `agent --simulator` start
+ * (`simulate --virtual` has its own flag of the same name).
+ */
+export const TOKENS_PER_CHUNK_FLAG: FlagDoc = {
+  name: 'tokens-per-chunk', type: 'string', arg: 'N',
+  help: 'tokens per streamed SSE frame while the simulator keeps up (default 1); one that falls behind merges each stream\'s pending tokens into one frame'
+}
+
+/** Turns a step profile's prefix cache on, so multi-turn sessions reuse their earlier turns' KV blocks. */
+export const PREFIX_CACHING_FLAG: FlagDoc = {
+  name: 'prefix-caching', type: 'boolean',
+  help: 'step profiles: cache prompt prefixes (scheduler.prefix_caching), so a conversation\'s later turns skip the prefill of the earlier ones'
+}
+
+/** The simulator flags defined here, next to options.ts's SIM_ENGINE_FLAGS. */
+export const SIM_EXTRA_FLAGS: FlagDoc[] = [TOKENS_PER_CHUNK_FLAG, PREFIX_CACHING_FLAG]
 
 export const SIMULATE_HELP = `loadmesh simulate [flags]
 
@@ -20,12 +39,12 @@ embeddings, moderations, /v1/models, /health, /metrics, /admin/faults) with the 
 or a step-engine profile, and faults on demand (docs/simulator.md). Runs until interrupted.
 With --virtual, runs a workload against the engine in virtual time instead (simulate --virtual --help).
 
-${formatFlags(SIMULATE_FLAGS)}`
+${formatFlags([...SIMULATE_FLAGS.filter((f) => f.name !== 'help'), ...SIM_EXTRA_FLAGS, ...SIMULATE_FLAGS.filter((f) => f.name === 'help')])}`
 
 export async function simulateCommand (argv: string[], io: Io): Promise<number> {
   // --virtual: no server; a workload runs against the step engine in virtual time (simulate-virtual.ts).
   if (argv.includes('--virtual')) return simulateVirtualCommand(argv, io)
-  const v = await parseFlags(argv, SIMULATE_FLAGS)
+  const v = await parseFlags(argv, [...SIMULATE_FLAGS, ...SIM_EXTRA_FLAGS])
   if (v.help === true) { io.stdout.write(SIMULATE_HELP + '\n'); return 0 }
   const port = Number((v.port as string | undefined) ?? '8000')
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: "${String(v.port)}" is not a port number`)
@@ -36,7 +55,8 @@ export async function simulateCommand (argv: string[], io: Io): Promise<number> 
     seed: (v.seed as string | undefined) ?? 1,
     models: [(v.model as string | undefined) ?? SIM_MODEL],
     engine: setup.engine,
-    faults: setup.faults
+    faults: setup.faults,
+    tokensPerChunk: setup.tokensPerChunk
   })
   const { url } = await sim.start()
   io.stderr.write(`loadmesh simulator listening on ${url} (${setup.label}; Ctrl-C to stop)\n`)
@@ -54,6 +74,8 @@ export interface SimulatorSetup {
   engine: FixedEngineConfig | ProfileEngineConfig
   /** Parsed fault configuration (file form), or undefined. */
   faults: unknown
+  /** --tokens-per-chunk (default 1). */
+  tokensPerChunk: number
   /** One line for people: the engine and how many faults. */
   label: string
 }
@@ -75,39 +97,45 @@ export async function simulatorSetupFromFlags (v: FlagValues): Promise<Simulator
     throw err
   }
   const faults = v.faults === undefined ? undefined : await readFaults(v.faults as string)
+  const tokensPerChunk = positiveIntFlag(v, 'tokens-per-chunk') ?? 1
   const nFaults = faults === undefined ? 0 : parseFaultConfig(faults, '--faults').length
   const faultLabel = nFaults === 0 ? '' : `, ${nFaults} fault${nFaults === 1 ? '' : 's'}`
   if (profile.engine === 'fixed') {
-    for (const f of ['replicas', 'routing', 'max-waiting']) {
+    for (const f of ['replicas', 'routing', 'max-waiting', 'prefix-caching']) {
       if (v[f] !== undefined) throw new UsageError(`--${f}: the fixed engine has one replica and no queue`, `use a step profile, e.g. --profile ${listProfiles().filter((p) => p !== 'fixed')[0]}`)
     }
     checkFaultReplicas(faults, 1)
     return {
       engine: { ttft: parseDurationSpec(ttft, '--sim-ttft'), itl: parseDurationSpec(itl, '--sim-itl') },
       faults,
+      tokensPerChunk,
       label: `fixed engine, ttft ${ttft}, itl ${itl}${faultLabel}`
     }
   }
   for (const f of ['sim-ttft', 'sim-itl']) {
     if (v[f] !== undefined) throw new UsageError(`--${f}: only the fixed engine takes it; profile "${profile.name}" works latencies out from its model and hardware`)
   }
-  const int = (name: string): number | undefined => {
-    const t = v[name]
-    if (t === undefined) return undefined
-    const n = Number(t)
-    if (typeof t !== 'string' || t.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${name}: "${String(t)}" is not a positive integer`)
-    return n
-  }
+  const int = (name: string): number | undefined => positiveIntFlag(v, name)
   const replicas = int('replicas') ?? 1
   const routing = (v.routing as string | undefined) ?? 'round-robin'
   if (routing !== 'round-robin' && routing !== 'least-loaded') throw new UsageError(`--routing: "${routing}" is not round-robin or least-loaded`)
   const maxWaiting = int('max-waiting')
   checkFaultReplicas(faults, replicas)
+  if (v['prefix-caching'] === true) profile = { ...profile, scheduler: { ...profile.scheduler, prefix_caching: true } }
   return {
     engine: { kind: 'profile', profile, replicas, routing: routing as Routing, ...(maxWaiting === undefined ? {} : { maxWaiting }) },
     faults,
-    label: `profile ${profile.name}, ${replicas} replica${replicas === 1 ? '' : 's'}${maxWaiting === undefined ? '' : `, max ${maxWaiting} waiting`}${faultLabel}`
+    tokensPerChunk,
+    label: `profile ${profile.name}, ${replicas} replica${replicas === 1 ? '' : 's'}${maxWaiting === undefined ? '' : `, max ${maxWaiting} waiting`}${profile.scheduler.prefix_caching ? ', prefix cache' : ''}${faultLabel}`
   }
+}
+
+function positiveIntFlag (v: FlagValues, name: string): number | undefined {
+  const t = v[name]
+  if (t === undefined) return undefined
+  const n = Number(t)
+  if (typeof t !== 'string' || t.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`--${name}: "${String(t)}" is not a positive integer`)
+  return n
 }
 
 function checkFaultReplicas (faults: unknown, replicas: number): void {

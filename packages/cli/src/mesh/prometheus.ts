@@ -20,6 +20,12 @@ export function prometheusText (agent: MeshAgent, node: MeshNode): string {
   metric('loadmesh_requests_failed_total', 'counter', 'Requests failed in the current (or last) run.', [[{}, run?.failed ?? 0]])
   metric('loadmesh_requests_dropped_total', 'counter', 'Arrivals dropped (in-flight cap or --max-rate) in the current (or last) run.', [[{}, run?.dropped ?? 0]])
   metric('loadmesh_requests_in_flight', 'gauge', 'Requests in flight now.', [[{}, run?.in_flight ?? 0]])
+  const current = agent.currentRun()
+  if (current !== null && run?.first_sent_at != null) {
+    // Start skew as this agent sees it: subtract its clock offset from a reference peer's to compare agents.
+    metric('loadmesh_run_first_send_after_t0_ms', 'gauge', 'When the run\'s first request left, ms after the plan\'s T0 on this agent\'s clock.',
+      [[{ run_id: current.runId }, run.first_sent_at - current.t0]])
+  }
   const st = agent.stats()
   metric('loadmesh_rejected_messages_total', 'counter', 'Inbound messages dropped and plans refused, by reason.',
     Object.entries(st.rejected).map(([reason, n]) => [{ reason }, n]))

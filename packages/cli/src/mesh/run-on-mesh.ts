@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { MeshReport, RunConfig } from '@loadmesh/agent'
+import { evaluateGates } from '@loadmesh/report'
+import type { Report } from '@loadmesh/report'
 import { EXIT } from '../exit-codes.ts'
 import type { Io } from '../io.ts'
 import type { MeshSession } from './mesh-connect.ts'
@@ -79,17 +81,32 @@ export async function runOnMesh (s: MeshSession, o: RunOnMeshOptions): Promise<n
       await mkdir(dirname(o.out), { recursive: true })
       await writeFile(o.out, JSON.stringify(report, null, 2) + '\n')
     }
-    const errorRateOk = report.requests.sent > 0 && report.requests.error_rate <= o.config.max_error_rate
+    const gates = meshGates(report, o.config)
     if (o.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n')
     else {
       io.stdout.write(renderMeshSummary(report) + '\n')
-      if (!errorRateOk) io.stdout.write(`error-rate gate FAILED: ${report.requests.failed}/${report.requests.sent} failed, --max-error-rate ${o.config.max_error_rate}\n`)
+      for (const g of gates.messages) io.stdout.write(g + '\n')
       if (o.out !== undefined) io.stdout.write(`report written to ${o.out}\n`)
     }
     if (interrupted) return EXIT.INTERRUPTED
-    if (!errorRateOk) return EXIT.ERROR_RATE
+    if (!gates.errorRateOk) return EXIT.ERROR_RATE
+    if (!gates.sloOk) return EXIT.SLO
     return EXIT.OK
   } finally {
     io.offInterrupt(onSigint)
   }
+}
+
+/**
+ * The local run's gates (--max-error-rate, --fail-on-slo) on the merged mesh report. evaluateGates
+ * reads only `requests` and `slo_gate`, which the mesh report has with the same meaning and shape.
+ */
+export function meshGates (report: MeshReport, config: Pick<RunConfig, 'max_error_rate' | 'fail_on_slo'>): ReturnType<typeof evaluateGates> {
+  const view: Pick<Report, 'requests' | 'slo_gate'> = { requests: report.requests, slo_gate: report.slo_gate }
+  const gates = evaluateGates(view as Report, { maxErrorRate: config.max_error_rate, failOnSlo: config.fail_on_slo })
+  // A local run always schedules something; a mesh run where every agent refused schedules nothing.
+  if (report.requests.scheduled === 0 && report.requests.sent === 0) {
+    return { ...gates, errorRateOk: false, messages: ['gate failed: no agent sent anything (see the agents\' refusals with `loadmesh status`)', ...gates.messages] }
+  }
+  return gates
 }

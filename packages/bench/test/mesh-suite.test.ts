@@ -1,0 +1,65 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { checkResultsShape, failedSuite, renderBenchmarksDoc, RESULTS_SCHEMA } from '../src/index.ts'
+import type { BenchResults } from '../src/index.ts'
+import { renderTerminalSummary } from '../src/terminal-table.ts'
+import type { MeshRow, MeshSuite } from '../src/suites/mesh.ts'
+
+function row(agents: number, convergence: number, skewP99: number, reconcile: number): MeshRow {
+  return {
+    agents, status: 'ok', note: null, convergence_ms: convergence,
+    start_skew_ms: { samples: agents * 3, p50: skewP99 / 3, p99: skewP99, max: skewP99 + 1 }, own_clock_skew_ms: { p50: 1, p99: skewP99 },
+    reconcile_ms: { p50: reconcile, max: reconcile * 2 }, gossip_bytes_per_s: { idle: 300 * agents, run: 700 * agents }, max_clock_offset_ms: 0.4,
+    repetitions: 3, completed: agents * 24, complete_reconciles: 3
+  }
+}
+
+function results(suite: MeshSuite): BenchResults {
+  return {
+    schema: RESULTS_SCHEMA,
+    kind: 'full',
+    command: 'pnpm bench',
+    machine: {
+      cpu_model: 'Test CPU', cores: 2, node_version: 'v24.9.0', platform: 'linux x64', kernel: '6.1',
+      load_avg_before: [0.1, 0.2, 0.3], load_avg_after: [1.9, 1.2, 0.6], date: '2026-01-01T00:00:00.000Z',
+      pinning: { taskset: true, client_core: 0, target_core: 1, note: null },
+      tools: { nginx: null, wrk: null, autocannon: '9.0.0' }
+    },
+    suites: [suite],
+    warnings: []
+  }
+}
+
+const mesh = (rows: MeshRow[], goals: MeshSuite['goals']): MeshSuite => ({
+  id: 'mesh', title: 'Mesh: convergence, start skew, reconcile, gossip', status: 'ok', note: null, load_avg_start: 0.2,
+  cpu_probe: { core0: null, core1: null }, goals, heartbeat_ms: 1000, rate_per_agent: 4, stage_ms: 2000, start_in_ms: 2000, rows
+})
+
+test('the mesh suite in the results file and the doc: a row per N, every goal with met / NOT met', () => {
+  const s = mesh([row(2, 900, 2.1, 40), row(16, 2600, 7.5, 180)], [
+    { description: 'plan start skew p99 ≤ 5 ms on loopback, at every N', met: false },
+    { description: 'membership convergence ≤ 2 s with 16 agents', met: false },
+    { description: 'reconcile of 16 peers ≤ 250 ms (median)', met: true }
+  ])
+  const r = results(s)
+  assert.deepEqual(checkResultsShape(r), [])
+  const doc = renderBenchmarksDoc(r, 'packages/bench/results/latest.json')
+  assert.match(doc, /## \d+\. Mesh: convergence, start skew, reconcile, gossip/)
+  assert.match(doc, /\| agents \| convergence ms \| skew p50 ms \| skew p99 ms \|/)
+  assert.match(doc, /\| 16 \| 2,600 \| 2\.50 \| 7\.50 \| 8\.50 \|/)
+  assert.match(doc, /\*\*Goal:\*\* plan start skew p99 ≤ 5 ms on loopback, at every N\. \*\*NOT met\*\*\./)
+  assert.match(doc, /\*\*Goal:\*\* reconcile of 16 peers ≤ 250 ms \(median\)\. \*\*met\*\*\./)
+  const text = renderTerminalSummary(r)
+  assert.match(text, /convergence ms/)
+  assert.match(text, /^16\s+2,600\s+2\.50\s+7\.50/m)
+})
+
+test('a mesh size that failed is named with why; a suite that could not run still renders', () => {
+  const s = mesh([row(2, 900, 2.1, 40), { ...row(16, 0, 0, 0), status: 'failed', note: 'loadmesh agent not listening within 120 s', convergence_ms: null }], [])
+  const doc = renderBenchmarksDoc(results(s), 'x.json')
+  assert.match(doc, /\| 16 \(failed\) \|/)
+  assert.match(doc, /- 16 agents: loadmesh agent not listening within 120 s/)
+  const failed = failedSuite('mesh', 'keygen failed') as MeshSuite
+  assert.deepEqual(checkResultsShape(results(failed)), [])
+  assert.match(renderBenchmarksDoc(results(failed), 'x.json'), /\*\*Suite failed\*\*: keygen failed/)
+})
