@@ -3,7 +3,7 @@ import { createArrivalProcess, createRng, countTokens } from '@loadmesh/workload
 import type { Rng } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { BreakdownSnapshot, RunRecorder } from '@loadmesh/metrics'
-import { createInjector, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
+import { createInjector, preparePreciseAlarm, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
 import type { Injector } from '@loadmesh/injector'
 import { scheduleFor } from '@loadmesh/mesh-state'
 import type { EpochTimeline, ScheduleInterval } from '@loadmesh/mesh-state'
@@ -132,6 +132,8 @@ class MeshRunImpl implements MeshRun {
     // or a model is read here, before T0 (the plan arrives seconds ahead).
     this.rng = createRng(o.plan.seed)
     this.source = createRequestSource(c, this.rng.split(`requests:${o.selfId}`), loadWorkloadSync(c))
+    // Start the alarm thread now (once per process), so its start-up is over well before T0.
+    void preparePreciseAlarm()
     // Window snapshots carry no breakdown: it is cumulative and large, so the agent hands it out in
     // reconcile answers (breakdownSnapshot) instead of gossiping it every second.
     const recorder = createRunRecorder({ startAt: this.t0, windowMs: 1000, slo: o.config.slo, breakdown: this.source.breakdown })

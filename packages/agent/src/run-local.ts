@@ -3,7 +3,7 @@ import type { Clock } from '@loadmesh/clock'
 import { createRng, createArrivalProcess, countTokens, TOKENIZER } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { LiveView, RunRecorder } from '@loadmesh/metrics'
-import { createIdleWork, createInjector, runOpenLoop, runClosedLoop, settleHeap } from '@loadmesh/injector'
+import { createIdleWork, createInjector, preparePreciseAlarm, runOpenLoop, runClosedLoop, settleHeap } from '@loadmesh/injector'
 import { buildReport } from '@loadmesh/report'
 import type { Report } from '@loadmesh/report'
 import type { RunConfig } from './run-config.ts'
@@ -91,6 +91,8 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   if (opts.warmupConnections !== 0) {
     await injector.warmup(Math.min(config.connections, opts.warmupConnections ?? 8))
   }
+  // The alarm thread's start would otherwise land on the first due times.
+  await preparePreciseAlarm()
   // Setup's survivors would otherwise be copied by the run's first scavenges, sends waiting.
   settleHeap()
   const startedAt = clock.wallNow()

@@ -42,6 +42,7 @@ const gen = new Int32Array(workerData.sab, 8, n)
 const dl = new Float64Array(workerData.sab, 8 + 4 * n + (n % 2 === 1 ? 4 : 0), n)
 const fired = new Int32Array(n)
 const hr = () => Number(process.hrtime.bigint()) / 1e6
+parentPort.postMessage(-1)
 for (;;) {
   const seq = Atomics.load(ctl, 0)
   const now = hr()
@@ -88,8 +89,12 @@ class Hub {
   private readonly rings: Array<(() => void) | null> = new Array<(() => void) | null>(SLOTS).fill(null)
   private readonly free: number[] = []
   dead = false
+  /** Settles true once the helper is in its loop, false if it died first. */
+  readonly ready: Promise<boolean>
+  private markReady: (ok: boolean) => void = () => {}
 
   constructor() {
+    this.ready = new Promise<boolean>((resolve) => { this.markReady = resolve })
     const sab = new SharedArrayBuffer(8 + 4 * SLOTS + (SLOTS % 2 === 1 ? 4 : 0) + 8 * SLOTS)
     this.ctl = new Int32Array(sab, 0, 2)
     this.gen = new Int32Array(sab, 8, SLOTS)
@@ -97,8 +102,14 @@ class Hub {
     for (let i = SLOTS - 1; i >= 0; i--) this.free.push(i)
     this.offset = calibrate()
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, slots: SLOTS }, name: 'loadmesh-precise-alarm' })
-    worker.on('message', (slot: number) => { this.rings[slot]?.() })
-    const die = (): void => { this.dead = true }
+    worker.on('message', (slot: number) => {
+      if (slot === -1) this.markReady(true)
+      else this.rings[slot]?.()
+    })
+    const die = (): void => {
+      this.dead = true
+      this.markReady(false)
+    }
     worker.on('error', die)
     worker.on('exit', die)
     // Never keeps the process alive: whoever arms an alarm also holds a ref'd fallback timer.
@@ -139,11 +150,7 @@ class Hub {
 let hub: Hub | null = null
 let hubFailed = false
 
-/**
- * An alarm on the shared helper thread, or null when there is none to be had (all slots taken,
- * or worker threads unavailable); callers then fall back to timers.
- */
-export function createPreciseAlarm(ring: () => void): PreciseAlarm | null {
+function getHub(): Hub | null {
   if (hubFailed) return null
   if (hub === null || hub.dead) {
     try {
@@ -153,7 +160,35 @@ export function createPreciseAlarm(ring: () => void): PreciseAlarm | null {
       return null
     }
   }
-  const h = hub
+  return hub
+}
+
+/**
+ * Starts the helper thread now and settles when it is ready (true) or unavailable (false), at most
+ * `timeoutMs` later. A run calls it during setup: created lazily at the first arming, the helper's
+ * start (a new isolate: ~50-100 ms of compiling and its own GCs, competing for the CPU) landed on
+ * the run's first due times, whose alarms then fell back to millisecond timers.
+ */
+export async function preparePreciseAlarm(timeoutMs = 2000): Promise<boolean> {
+  const h = getHub()
+  if (h === null) return false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  // The helper is unref'd; this timer also keeps the process alive while we wait for it.
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs) })
+  try {
+    return await Promise.race([h.ready, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * An alarm on the shared helper thread, or null when there is none to be had (all slots taken,
+ * or worker threads unavailable); callers then fall back to timers.
+ */
+export function createPreciseAlarm(ring: () => void): PreciseAlarm | null {
+  const h = getHub()
+  if (h === null) return null
   const slot = h.take(ring)
   if (slot < 0) return null
   let released = false
