@@ -66,7 +66,15 @@ export const SIM_ENGINE_FLAGS: FlagDoc[] = [
   { name: 'replicas', type: 'string', arg: 'N', help: 'simulated replicas behind the endpoint (step profiles; default 1)' },
   { name: 'routing', type: 'string', arg: 'round-robin|least-loaded', help: 'how requests pick a replica (default round-robin)' },
   { name: 'max-waiting', type: 'string', arg: 'N', help: 'per-replica queue limit: requests over it get 503 + retry-after (step profiles)' },
-  { name: 'faults', type: 'string', arg: 'FILE|JSON', help: 'faults to inject: a YAML/JSON file or inline JSON (docs/simulator.md)' }
+  { name: 'faults', type: 'string', arg: 'FILE|JSON', help: 'faults to inject: a YAML/JSON file or inline JSON (docs/simulator.md)' },
+  {
+    name: 'tokens-per-chunk', type: 'string', arg: 'N',
+    help: 'tokens per streamed SSE frame while the simulator keeps up (default 1); one that falls behind merges each stream\'s pending tokens into one frame'
+  },
+  {
+    name: 'prefix-caching', type: 'boolean',
+    help: 'step profiles: cache prompt prefixes (scheduler.prefix_caching), so a conversation\'s later turns skip the prefill of the earlier ones'
+  }
 ]
 
 export const COMMON_FLAGS: FlagDoc[] = [

@@ -80,6 +80,11 @@ export function parsePlanText (text: string, path: string, flags: FlagDoc[]): Fl
           throw new UsageError(`${swhere}: unknown simulator setting "${sk}"`, near !== undefined ? `did you mean "${near}"?` : `simulator settings: ${simKeys.join(', ')}`)
         }
         const value = isScalar(sub.value) ? sub.value.value : undefined
+        if (byName.get(sk)?.type === 'boolean') {
+          if (typeof value !== 'boolean') throw new UsageError(`${swhere}: "simulator.${sk}" must be true or false, got ${JSON.stringify(value)}`)
+          out[sk] = value
+          continue
+        }
         if (typeof value !== 'string' && typeof value !== 'number') {
           throw new UsageError(`${at((sub.value as { range?: [number] } | null)?.range?.[0] ?? sub.key.range?.[0])}: "simulator.${sk}" must be a single value`)
         }

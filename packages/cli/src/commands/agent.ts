@@ -14,7 +14,7 @@ import type { MeshSession } from '../mesh/mesh-connect.ts'
 import { prometheusText } from '../mesh/prometheus.ts'
 import { parseFlags } from './flags.ts'
 import { SIM_MODEL } from './rehearse.ts'
-import { SIM_EXTRA_FLAGS, simulatorSetupFromFlags } from './simulate.ts'
+import { simulatorSetupFromFlags } from './simulate.ts'
 
 const AGENT_FLAGS: FlagDoc[] = [
   ...MESH_FLAGS,
@@ -30,7 +30,6 @@ const AGENT_FLAGS: FlagDoc[] = [
   ...REHEARSE_FLAGS,
   // The simulator's engine, as `simulate` and `rehearse` take it (only with --simulator).
   ...SIM_ENGINE_FLAGS,
-  ...SIM_EXTRA_FLAGS,
   { name: 'verbose', type: 'boolean', short: 'v', help: 'also log debug events' },
   { name: 'help', type: 'boolean', short: 'h', help: 'show help' }
 ]
@@ -88,7 +87,7 @@ export async function agentCommand (argv: string[], io: Io): Promise<number> {
     const { url } = await sim.start()
     io.stderr.write(`loadmesh simulator listening on ${url} (${setup.label})\n`)
   } else {
-    const given = [...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...SIM_EXTRA_FLAGS].find((f) => v[f.name] !== undefined)
+    const given = [...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS].find((f) => v[f.name] !== undefined)
     if (given !== undefined) throw new UsageError(`--${given.name}: configures the embedded simulator; add --simulator`)
   }
   let session: MeshSession

@@ -14,7 +14,7 @@ import { startAgentProcess } from '../mesh/agent-processes.ts'
 import type { AgentProcess } from '../mesh/agent-processes.ts'
 import { connectMesh, waitForAgents } from '../mesh/mesh-connect.ts'
 import { runOnMesh } from '../mesh/run-on-mesh.ts'
-import { SIM_EXTRA_FLAGS, simulatorSetupFromFlags } from './simulate.ts'
+import { simulatorSetupFromFlags } from './simulate.ts'
 
 const AGENTS_FLAG: FlagDoc = { name: 'agents', type: 'string', arg: 'N', help: 'N ≥ 2: a local mesh of N agent processes and a controller (default: one in-process agent)' }
 
@@ -24,12 +24,12 @@ A fully simulated rehearsal: starts the LLM simulator (in its own process, on a 
 and one agent against it, with the same flags as \`loadmesh run\` (--target is the simulator).
 A plan may set the simulator in a \`simulator:\` section (profile, replicas, faults, ...; docs/simulator.md).
 
-${formatFlags([AGENTS_FLAG, ...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...SIM_EXTRA_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS])}`
+${formatFlags([AGENTS_FLAG, ...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS])}`
 
 export const SIM_MODEL = 'loadmesh-sim'
 
 export async function rehearseCommand (argv: string[], io: Io): Promise<number> {
-  const flags = [AGENTS_FLAG, ...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...SIM_EXTRA_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS]
+  const flags = [AGENTS_FLAG, ...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...RUN_FLAGS.filter((f) => f.name !== 'target' && f.name !== 'api-key'), ...COMMON_FLAGS]
   const v = await parseFlags(argv, flags)
   if (v.help === true) { io.stdout.write(REHEARSE_HELP + '\n'); return 0 }
   const model = (v.model as string | undefined) ?? SIM_MODEL
@@ -43,7 +43,7 @@ export async function rehearseCommand (argv: string[], io: Io): Promise<number> 
   }
   // The simulator process gets the same settings as flags (faults from a plan come as inline JSON).
   const simArgs = ['--model', model, '--seed', (v.seed as string | undefined) ?? '1']
-  for (const f of [...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS, ...SIM_EXTRA_FLAGS]) {
+  for (const f of [...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS]) {
     const value = v[f.name]
     if (typeof value === 'string') simArgs.push(`--${f.name}`, value)
     else if (value === true) simArgs.push(`--${f.name}`)

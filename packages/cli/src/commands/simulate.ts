@@ -8,29 +8,11 @@ import type { Profile, Routing } from '@loadmesh/sim-engine'
 import { UsageError } from '../exit-codes.ts'
 import type { FlagValues } from '../plan-file.ts'
 import { SIMULATE_FLAGS, formatFlags } from '../options.ts'
-import type { FlagDoc } from '../options.ts'
 import type { Io } from '../io.ts'
 import { parseFlags } from './flags.ts'
 import { SIM_MODEL } from './rehearse.ts'
 import { simulateVirtualCommand } from './simulate-virtual.ts'
 
-/**
- * The library's tokensPerChunk, for the servers `simulate`, `rehearse` and `agent --simulator` start
- * (`simulate --virtual` has its own flag of the same name).
- */
-export const TOKENS_PER_CHUNK_FLAG: FlagDoc = {
-  name: 'tokens-per-chunk', type: 'string', arg: 'N',
-  help: 'tokens per streamed SSE frame while the simulator keeps up (default 1); one that falls behind merges each stream\'s pending tokens into one frame'
-}
-
-/** Turns a step profile's prefix cache on, so multi-turn sessions reuse their earlier turns' KV blocks. */
-export const PREFIX_CACHING_FLAG: FlagDoc = {
-  name: 'prefix-caching', type: 'boolean',
-  help: 'step profiles: cache prompt prefixes (scheduler.prefix_caching), so a conversation\'s later turns skip the prefill of the earlier ones'
-}
-
-/** The simulator flags defined here, next to options.ts's SIM_ENGINE_FLAGS. */
-export const SIM_EXTRA_FLAGS: FlagDoc[] = [TOKENS_PER_CHUNK_FLAG, PREFIX_CACHING_FLAG]
 
 export const SIMULATE_HELP = `loadmesh simulate [flags]
 
@@ -39,12 +21,12 @@ embeddings, moderations, /v1/models, /health, /metrics, /admin/faults) with the 
 or a step-engine profile, and faults on demand (docs/simulator.md). Runs until interrupted.
 With --virtual, runs a workload against the engine in virtual time instead (simulate --virtual --help).
 
-${formatFlags([...SIMULATE_FLAGS.filter((f) => f.name !== 'help'), ...SIM_EXTRA_FLAGS, ...SIMULATE_FLAGS.filter((f) => f.name === 'help')])}`
+${formatFlags(SIMULATE_FLAGS)}`
 
 export async function simulateCommand (argv: string[], io: Io): Promise<number> {
   // --virtual: no server; a workload runs against the step engine in virtual time (simulate-virtual.ts).
   if (argv.includes('--virtual')) return simulateVirtualCommand(argv, io)
-  const v = await parseFlags(argv, [...SIMULATE_FLAGS, ...SIM_EXTRA_FLAGS])
+  const v = await parseFlags(argv, SIMULATE_FLAGS)
   if (v.help === true) { io.stdout.write(SIMULATE_HELP + '\n'); return 0 }
   const port = Number((v.port as string | undefined) ?? '8000')
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: "${String(v.port)}" is not a port number`)
