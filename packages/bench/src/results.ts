@@ -55,7 +55,7 @@ export interface CpuProbe {
   max_gap_ms: number
 }
 
-interface SuiteBase {
+export interface SuiteBase {
   title: string
   status: Status
   note: string | null

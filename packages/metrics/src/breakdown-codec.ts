@@ -62,7 +62,7 @@ export function encodeBreakdownSnapshot(s: BreakdownSnapshot): Uint8Array {
     for (const [k, v] of Object.entries(values)) {
       out[k] = {
         completed: v.completed, failed: v.failed, errors: v.errors, input_tokens: v.input_tokens,
-        output_tokens: v.output_tokens, weight: v.weight, histograms: encodeAll(v.histograms)
+        output_tokens: v.output_tokens, weight: v.weight, histograms: encodeBreakdownHistograms(v.histograms)
       }
     }
     dimensions[dim] = out
@@ -75,7 +75,7 @@ export function encodeBreakdownSnapshot(s: BreakdownSnapshot): Uint8Array {
     dimensions,
     overflow: b.overflow,
     weighted: w === null ? null : {
-      weight: w.weight, completed_weight: w.completed_weight, failed_weight: w.failed_weight, errors: w.errors, histograms: encodeAll(w.histograms)
+      weight: w.weight, completed_weight: w.completed_weight, failed_weight: w.failed_weight, errors: w.errors, histograms: encodeBreakdownHistograms(w.histograms)
     }
   }
   const bytes = new TextEncoder().encode(JSON.stringify(wire))
@@ -184,7 +184,8 @@ function histograms(v: unknown, path: string): Partial<Record<BreakdownMetric, H
   return out
 }
 
-function encodeAll(h: Partial<Record<BreakdownMetric, Histogram>>): Record<string, string> {
+/** A label's histograms as base64 HDR V2 (empty ones left out): the wire form and the report's form. */
+export function encodeBreakdownHistograms(h: Partial<Record<BreakdownMetric, Histogram>>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const m of BREAKDOWN_METRICS) {
     const x = h[m]

@@ -63,23 +63,26 @@ export function recordMs(h: Histogram, ms: number): RecordOutcome {
 export function recordValue(h: Histogram, value: number): RecordOutcome {
   if (!Number.isFinite(value)) return 'skipped'
   if (h.countsArrayLength !== STANDARD_COUNTS_LENGTH || h.unitMagnitude !== 0) assertStandardConfig(h, 'recordValue')
-  // `+ 0` turns -0 into 0 (Math.round(-0.3) is -0).
-  let v = Math.round(value) + 0
-  let outcome: RecordOutcome = 'recorded'
-  if (v < 0) {
-    v = 0
-    outcome = 'clamped'
-  } else if (v > HISTOGRAM_MAX_VALUE) {
-    v = HISTOGRAM_MAX_VALUE
-    outcome = 'clamped'
-  }
-  // Same bucket as h.recordValue(v) (a test checks it over the whole range), ~6x faster: the library
-  // finds the bucket with Math.log2 and Math.pow; every value here is < 2^32, so Math.clz32 does it.
-  const bucket = Math.max(0, TOP_BIT_BASE - Math.clz32(v))
-  h.incrementCountAtIndex(bucket * SUB_BUCKET_HALF_COUNT + (v >>> bucket))
+  const v = clampedValue(value)
+  h.incrementCountAtIndex(countsIndex(v))
   h.updateMinAndMax(v)
   h.incrementTotalCount()
-  return outcome
+  return v === Math.round(value) ? 'recorded' : 'clamped'
+}
+
+/** The value rounded to an integer within [0, HISTOGRAM_MAX_VALUE]; `+ 0` turns -0 into 0 (Math.round(-0.3) is -0). */
+function clampedValue(value: number): number {
+  const v = Math.round(value) + 0
+  return v < 0 ? 0 : v > HISTOGRAM_MAX_VALUE ? HISTOGRAM_MAX_VALUE : v
+}
+
+/**
+ * Same bucket as h.recordValue(v) (a test checks it over the whole range), ~6x faster: the library
+ * finds the bucket with Math.log2 and Math.pow; every value here is < 2^32, so Math.clz32 does it.
+ */
+function countsIndex(v: number): number {
+  const bucket = Math.max(0, TOP_BIT_BASE - Math.clz32(v))
+  return bucket * SUB_BUCKET_HALF_COUNT + (v >>> bucket)
 }
 
 /**
@@ -91,20 +94,11 @@ export function recordValueCount(h: Histogram, value: number, count: number): Re
   if (!Number.isFinite(value) || !(count > 0)) return 'skipped'
   if (!Number.isInteger(count)) throw new RangeError(`recordValueCount: count must be an integer, got ${count}`)
   if (h.countsArrayLength !== STANDARD_COUNTS_LENGTH || h.unitMagnitude !== 0) assertStandardConfig(h, 'recordValueCount')
-  let v = Math.round(value) + 0
-  let outcome: RecordOutcome = 'recorded'
-  if (v < 0) {
-    v = 0
-    outcome = 'clamped'
-  } else if (v > HISTOGRAM_MAX_VALUE) {
-    v = HISTOGRAM_MAX_VALUE
-    outcome = 'clamped'
-  }
-  const bucket = Math.max(0, TOP_BIT_BASE - Math.clz32(v))
-  h.addToCountAtIndex(bucket * SUB_BUCKET_HALF_COUNT + (v >>> bucket), count)
+  const v = clampedValue(value)
+  h.addToCountAtIndex(countsIndex(v), count)
   h.updateMinAndMax(v)
   h.addToTotalCount(count)
-  return outcome
+  return v === Math.round(value) ? 'recorded' : 'clamped'
 }
 
 const REFERENCE = createHistogram({ bits: 32 })

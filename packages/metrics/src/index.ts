@@ -53,5 +53,5 @@ export type { MergeBreakdownOptions } from './breakdown-merge.ts'
 export { mergeBreakdowns } from './breakdown-merge.ts'
 export type { BreakdownSnapshot } from './breakdown-codec.ts'
 export {
-  BreakdownDecodeError, MAX_ENCODED_BREAKDOWN_BYTES, encodeBreakdownSnapshot, decodeBreakdownSnapshot, newerSnapshot
+  BreakdownDecodeError, MAX_ENCODED_BREAKDOWN_BYTES, encodeBreakdownHistograms, encodeBreakdownSnapshot, decodeBreakdownSnapshot, newerSnapshot
 } from './breakdown-codec.ts'

@@ -1,5 +1,5 @@
-import { BREAKDOWN_METRICS, WEIGHT_UNIT, breakdownMetricScale, createHistogram, encodeHistogram, summarize } from '@loadmesh/metrics'
-import type { Breakdown, BreakdownMetric, Histogram, LabelStats, Summary } from '@loadmesh/metrics'
+import { WEIGHT_UNIT, breakdownMetricScale, createHistogram, encodeBreakdownHistograms, summarize } from '@loadmesh/metrics'
+import type { Breakdown, BreakdownMetric, LabelStats, Summary } from '@loadmesh/metrics'
 import { BREAKDOWN_LATENCY_METRICS } from './report.ts'
 import type { BreakdownEntry, BreakdownLatencyMetric, ProductionWeighted, ReportBreakdown } from './report.ts'
 
@@ -43,7 +43,7 @@ function entry(s: LabelStats): BreakdownEntry {
       output_per_request: summarize(s.histograms.output_tokens ?? EMPTY)
     },
     latency_ms: latency,
-    histograms: encodeAll(s.histograms)
+    histograms: encodeBreakdownHistograms(s.histograms)
   }
 }
 
@@ -73,17 +73,8 @@ export function productionWeighted(b: Breakdown): ProductionWeighted | undefined
     tokens: { input_per_request: weighted('input_tokens'), output_per_request: weighted('output_tokens') },
     latency_ms: latency,
     weight_unit: WEIGHT_UNIT,
-    histograms: encodeAll(w.histograms)
+    histograms: encodeBreakdownHistograms(w.histograms)
   }
-}
-
-function encodeAll(h: Partial<Record<BreakdownMetric, Histogram>>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const m of BREAKDOWN_METRICS) {
-    const x = h[m]
-    if (x !== undefined && x.totalCount > 0) out[m] = encodeHistogram(x)
-  }
-  return out
 }
 
 function round(x: number, digits: number): number {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { BenchError } from '../bench-error.ts'
 import { fmtFixed, fmtGoal, fmtInt, mdTable, textTable } from '../format.ts'
 import { freePort } from '../ports.ts'
-import type { CpuProbe, Goal, Status } from '../results.ts'
+import type { Goal, Status, SuiteBase } from '../results.ts'
 import { runWorker, startServerWorker, workerPath } from '../worker-protocol.ts'
 import type { ServerWorker } from '../worker-protocol.ts'
 import type { MeshControllerConfig, MeshControllerResult } from '../workers/mesh-controller.ts'
@@ -59,14 +59,8 @@ export interface MeshRow {
   complete_reconciles: number | null
 }
 
-export interface MeshSuite {
+export interface MeshSuite extends SuiteBase {
   id: 'mesh'
-  title: string
-  status: Status
-  note: string | null
-  load_avg_start: number
-  cpu_probe: { core0: CpuProbe | null; core1: CpuProbe | null }
-  goals: Goal[]
   heartbeat_ms: number
   rate_per_agent: number
   stage_ms: number
