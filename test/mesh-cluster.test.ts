@@ -85,6 +85,7 @@ test('SIGKILL one of 5 agents at t = 10 s: the survivors take its share, its win
   // declared dead and rejoin: each such false death moves shares twice, and a takeover epoch that
   // reaches a stalled survivor late starts for it when it arrives. The issue's 5% is asserted for
   // a run whose only departure was the victim; otherwise the takeover itself is.
+  t.diagnostic(`rebalances: ${JSON.stringify((report.rebalances as Array<Record<string, unknown>>).map((r) => ({ ...r, members: undefined })))}`)
   const departures = (report.rebalances as Array<{ left: string[] }>).flatMap((r) => r.left)
   const falseDeaths = departures.filter((p) => p !== victim.peerId)
   t.diagnostic(falseDeaths.length === 0 ? 'one departure (the victim): the 5% bound applies' : `false deaths under load: ${falseDeaths.join(', ')}; asserting the takeover bound (> 3650) instead of 5%`)

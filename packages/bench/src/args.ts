@@ -1,6 +1,6 @@
 import { BenchError } from './bench-error.ts'
 
-export const SUITE_NAMES = ['req-per-s', 'sse', 'schedule-lag', 'sim-engine', 'simulator-scale', 'mesh'] as const
+export const SUITE_NAMES = ['req-per-s', 'sse', 'schedule-lag', 'sim-engine', 'simulator-scale', 'mesh', 'replay-lag'] as const
 export type SuiteName = (typeof SUITE_NAMES)[number]
 
 export interface BenchArgs {

@@ -1,7 +1,8 @@
 /** The results file (packages/bench/results/*.json): the single source the table and the doc are made from. */
 import type { CoreUsage } from './core-usage.ts'
 import type { MeshSuite } from './suites/mesh.ts'
-export type { CoreUsage, MeshSuite }
+import type { ReplayLagSuite } from './suites/replay-lag.ts'
+export type { CoreUsage, MeshSuite, ReplayLagSuite }
 
 export const RESULTS_SCHEMA = 'loadmesh-bench/1'
 
@@ -73,10 +74,35 @@ export interface ReqPerSSuite extends SuiteBase {
   warmup_s: number
   /** Measured time per client, over all rounds. */
   duration_s: number
+  /** Rounds of loadmesh and autocannon, which alternate back to back. */
   rounds: number
+  /** Rounds of wrk, which runs after them (older results: absent, wrk shared `rounds`). */
+  wrk_rounds?: number
   request_bytes: number
   clients: ClientMeasurement[]
-  ratios: { loadmesh_over_autocannon: number | null; loadmesh_over_wrk: number | null }
+  /** loadmesh and autocannon in each round (older results: absent). */
+  round_pairs?: RoundPair[]
+  /**
+   * loadmesh / autocannon req per CPU-second in rounds where both ran at the same time on core 0,
+   * so that the VM's noise hits both alike (older results: absent).
+   */
+  shared_core_per_cpu_s?: number[]
+  ratios: {
+    loadmesh_over_autocannon: number | null
+    loadmesh_over_wrk: number | null
+    /** Median over the rounds of loadmesh / autocannon req/s, each pair run back to back. */
+    median_round_pair?: number | null
+    /** Median of shared_core_per_cpu_s. */
+    shared_core_per_cpu_s?: number | null
+  }
+}
+
+/** One round of the req-per-s pair: req/s of each and their ratios (req/s and req per CPU-second). */
+export interface RoundPair {
+  loadmesh: number | null
+  autocannon: number | null
+  ratio: number | null
+  ratio_per_cpu_s: number | null
 }
 
 export interface SseSuite extends SuiteBase {
@@ -97,6 +123,11 @@ export interface SseSuite extends SuiteBase {
 
 export interface LagRow {
   rate: number
+  /**
+   * Where the client ran: 'core 0' pinned (the one-core row), 'host' not pinned (it may use both
+   * cores, as an agent that owns its host does; nginx stays alone on core 1). Absent: 'core 0'.
+   */
+  client?: 'core 0' | 'host'
   /** A busy loop on the client core just before this rate ran: what the machine took away. */
   cpu_probe: CpuProbe | null
   status: Status
@@ -174,7 +205,7 @@ export interface SimulatorScaleSuite extends SuiteBase {
   rows: SimulatorScaleRow[]
 }
 
-export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite | SimEngineSuite | SimulatorScaleSuite | MeshSuite
+export type Suite = ReqPerSSuite | SseSuite | ScheduleLagSuite | SimEngineSuite | SimulatorScaleSuite | MeshSuite | ReplayLagSuite
 
 export interface BenchResults {
   schema: typeof RESULTS_SCHEMA
@@ -208,7 +239,7 @@ export function checkResultsShape(x: unknown): string[] {
   x.suites.forEach((s: unknown, i) => {
     const where = `results.suites[${i}]`
     if (!obj(s)) { problems.push(`${where}: not an object`); return }
-    if (!['req-per-s', 'sse', 'schedule-lag', 'sim-engine', 'simulator-scale', 'mesh'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
+    if (!['req-per-s', 'sse', 'schedule-lag', 'sim-engine', 'simulator-scale', 'mesh', 'replay-lag'].includes(s.id as string)) problems.push(`${where}.id: ${JSON.stringify(s.id)}`)
     if (!['ok', 'skipped', 'failed'].includes(s.status as string)) problems.push(`${where}.status: ${JSON.stringify(s.status)}`)
     const probes = s.cpu_probe
     const probeOk = (v: unknown): boolean => v === null || (obj(v) && typeof v.lost_fraction === 'number' && typeof v.max_gap_ms === 'number')
@@ -260,6 +291,13 @@ export function failedSuite(id: Suite['id'], message: string): Suite {
   if (id === 'sim-engine') return { ...base, id, profile: 'n/a', workload: 'n/a', streams: 0, replicas: 0, clients: [] }
   if (id === 'simulator-scale') return { ...base, id, rows: [] }
   if (id === 'mesh') return { ...base, id, heartbeat_ms: 0, rate_per_agent: 0, stage_ms: 0, start_in_ms: 0, rows: [] }
+  if (id === 'replay-lag') {
+    return {
+      ...base, id, log: 'n/a', speedup: 0, window: null, warmup_window: 'n/a', scheduled: null, sent: null, failed: null, dropped: null, duration_s: null,
+      schedule_lag_ms: { p50: null, p99: null, p999: null, max: null }, over_1ms: null, over_2ms: null, event_loop_delay_ms: { p99: null, max: null },
+      cpu_util: null, core_usage: null, probe_after: null
+    }
+  }
   return { ...base, id, max_in_flight: 0, rates: [] }
 }
 
@@ -293,7 +331,8 @@ export function runNoise(suites: Suite[]): Noise {
     probe(s.cpu_probe.core0)
     probe(s.cpu_probe.core1)
     if (s.id === 'schedule-lag') for (const r of s.rates) probe(r.cpu_probe)
-    const usages = s.id === 'schedule-lag' ? s.rates.map((x) => x.core_usage) : s.id === 'simulator-scale' ? s.rows.map((x) => x.core_usage) : s.id === 'mesh' ? [] : s.clients.map((c) => c.core_usage)
+    if (s.id === 'replay-lag') probe(s.probe_after)
+    const usages = s.id === 'schedule-lag' ? s.rates.map((x) => x.core_usage) : s.id === 'simulator-scale' ? s.rows.map((x) => x.core_usage) : s.id === 'mesh' ? [] : s.id === 'replay-lag' ? [s.core_usage] : s.clients.map((c) => c.core_usage)
     for (const u of usages) {
       for (const v of [takenShare(u, 0), takenShare(u, 1)]) if (v !== null) taken = Math.max(taken ?? 0, v)
     }

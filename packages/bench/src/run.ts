@@ -21,6 +21,7 @@ import { runSseSuite } from './suites/sse.ts'
 import { runSimEngineSuite } from './suites/sim-engine.ts'
 import { runSimulatorScaleSuite } from './suites/simulator-scale.ts'
 import { runMeshSuite } from './suites/mesh.ts'
+import { runReplayLagSuite } from './suites/replay-lag.ts'
 import { renderTerminalSummary } from './terminal-table.ts'
 import { detectTools, INSTALL_HINT, toolVersion } from './tools.ts'
 
@@ -30,7 +31,8 @@ const SUITES: Record<SuiteName, (ctx: BenchContext) => Promise<Suite>> = {
   'schedule-lag': runScheduleLagSuite,
   'sim-engine': runSimEngineSuite,
   'simulator-scale': runSimulatorScaleSuite,
-  mesh: runMeshSuite
+  mesh: runMeshSuite,
+  'replay-lag': runReplayLagSuite
 }
 
 let args: ReturnType<typeof parseBenchArgs>

@@ -24,10 +24,11 @@ export function clientRow(c: ClientMeasurement): string[] {
 export const LAG_HEADER = ['rate (req/s)', 'achieved', 'lag p50 ms', 'lag p99 ms', 'lag p99.9 ms', 'lag max ms', 'dropped', 'failed', 'loop delay p99 ms', 'other work core 0', 'probe lost']
 
 export function lagRow(r: LagRow): string[] {
-  if (r.status !== 'ok') return [fmtInt(r.rate), r.status, '', '', '', '', '', '', '', '', '']
+  const rate = r.client === 'host' ? `${fmtInt(r.rate)}, client unpinned` : fmtInt(r.rate)
+  if (r.status !== 'ok') return [rate, r.status, '', '', '', '', '', '', '', '', '']
   const l = r.schedule_lag_ms
   return [
-    fmtInt(r.rate), fmtInt(r.achieved_rate), fmtFixed(l.p50, 3), fmtFixed(l.p99, 3), fmtFixed(l.p999, 3), fmtFixed(l.max, 3),
+    rate, fmtInt(r.achieved_rate), fmtFixed(l.p50, 3), fmtFixed(l.p99, 3), fmtFixed(l.p999, 3), fmtFixed(l.max, 3),
     fmtInt(r.dropped), fmtInt(r.failed), fmtFixed(r.event_loop_delay_ms.p99, 2),
     pct1(takenShare(r.core_usage, 0)), r.cpu_probe === null ? 'n/a' : pct1(r.cpu_probe.lost_fraction)
   ]

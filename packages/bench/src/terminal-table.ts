@@ -3,6 +3,7 @@ import type { BenchResults } from './results.ts'
 import { clientHeader, clientRow, LAG_HEADER, lagRow, notesOf } from './summary-rows.ts'
 import { simulatorScaleText } from './suites/simulator-scale.ts'
 import { meshText } from './suites/mesh.ts'
+import { replayLagText } from './suites/replay-lag.ts'
 
 /** The readable summary printed at the end of a run. */
 export function renderTerminalSummary(r: BenchResults): string {
@@ -31,6 +32,8 @@ export function renderTerminalSummary(r: BenchResults): string {
       out.push(...meshText(s))
     } else if (s.id === 'simulator-scale') {
       out.push(...simulatorScaleText(s))
+    } else if (s.id === 'replay-lag') {
+      out.push(...replayLagText(s))
     } else {
       if (s.rates.length > 0) out.push(textTable(LAG_HEADER, s.rates.map(lagRow)))
       for (const n of notesOf(s.rates)) out.push(`  note: ${n}`)

@@ -18,7 +18,8 @@ export function workerPath(name: string): string {
 }
 
 export interface WorkerRunOptions {
-  core: number
+  /** The core to pin the worker to; null: not pinned (the OS places it). */
+  core: number | null
   /** Killed (and the promise rejected) after this long. */
   timeoutMs: number
   execArgv?: string[]

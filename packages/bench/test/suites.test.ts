@@ -8,6 +8,7 @@ import type { BenchResults, Suite } from '../src/index.ts'
 import type { BenchContext } from '../src/suites/context.ts'
 import { runReqPerSSuite } from '../src/suites/req-per-s.ts'
 import { runScheduleLagSuite } from '../src/suites/schedule-lag.ts'
+import { runReplayLagSuite } from '../src/suites/replay-lag.ts'
 import { runSseSuite } from '../src/suites/sse.ts'
 import { detectTools } from '../src/tools.ts'
 
@@ -52,7 +53,7 @@ test('without nginx the schedule-lag suite measures against the Node target inst
     const s = await runScheduleLagSuite(ctx)
     assert.equal(s.status, 'ok', JSON.stringify(s.rates.map((r) => r.note)))
     assert.match(s.note ?? '', /nginx not found/)
-    assert.deepEqual(s.rates.map((r) => r.rate), [1000, 5000])
+    assert.deepEqual(s.rates.map((r) => [r.rate, r.client]), [[1000, 'core 0'], [5000, 'core 0'], [1000, 'host']])
     for (const r of s.rates) {
       assert.equal(r.status, 'ok', r.note ?? '')
       assert.ok((r.sent ?? 0) > 0)
@@ -87,6 +88,22 @@ test('without wrk the req/s suite still compares loadmesh with autocannon', { sk
     assert.ok(s.ratios.loadmesh_over_autocannon !== null)
     assert.equal(s.ratios.loadmesh_over_wrk, null)
     assert.equal(typeof s.goals[0].met, 'boolean')
+    assert.deepEqual(shapeOf(s), [])
+  })
+})
+
+test('the replay suite replays the Azure trace window through the CLI\'s run and judges its maximum lag', { skip: detectTools().nginx === null ? 'nginx not installed' : false }, async () => {
+  await withContext({}, async (ctx) => {
+    const s = await runReplayLagSuite(ctx)
+    assert.equal(s.status, 'ok', s.note ?? '')
+    assert.equal(s.window, '10m..14m', 'a short run replays the 4-minute window')
+    assert.equal(s.scheduled, 1274, 'every record of the window is due once')
+    assert.equal((s.sent ?? 0) + (s.dropped ?? 0), 1274)
+    assert.equal(s.failed, 0)
+    const max = s.schedule_lag_ms.max as number
+    assert.ok((s.over_2ms ?? -1) >= 0 && (s.over_2ms ?? 0) <= (s.over_1ms ?? 0))
+    assert.equal(s.over_2ms === 0, max <= 2, 'requests over 2 ms exist exactly when the maximum is over 2 ms')
+    assert.equal(s.goals[0].met, max <= 2)
     assert.deepEqual(shapeOf(s), [])
   })
 })

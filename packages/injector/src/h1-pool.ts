@@ -27,7 +27,19 @@ export interface DispatchRequest {
   method: string
   /** Lower-case names; the same object is expected on every request (its encoding is cached). */
   headers: Record<string, string>
-  body?: string | Buffer
+  /** A BodyWriter only for this pool (undici takes strings and Buffers). */
+  body?: string | Buffer | BodyWriter
+}
+
+/**
+ * A body that writes its own bytes into the pool's request buffer when the request goes out, so
+ * no body string is built, joined and encoded first (request-body.ts makes them).
+ */
+export interface BodyWriter {
+  /** The most bytes `writeInto` may write. */
+  readonly maxBytes: number
+  /** Writes the body at `buf[at..]`, which has room for maxBytes; returns the bytes written. */
+  writeInto(buf: Buffer, at: number): number
 }
 
 /** The dispatch surface the injector needs, met by this pool and by undici's Pool. */
@@ -61,10 +73,13 @@ export interface H1PoolOptions {
  */
 const KEEP_ALIVE_MARGIN_MS = 1000
 
+/** Scratch space for one request's bytes; it grows for larger requests. */
+const SCRATCH_BYTES = 16 * 1024
+
 /**
  * A keep-alive HTTP/1.1 connection pool for plain `http:` targets, built for a load client: one
- * socket write per request (head and body in one string, header block encoded once), reads into
- * one shared buffer through `onread` (no stream machinery, no 'data' events), one request per
+ * socket write per request (head and body assembled in one reused Buffer, the head built once), reads
+ * into one shared buffer through `onread` (no stream machinery, no 'data' events), one request per
  * socket at a time (no pipelining), and a socket that is free again the moment its response ends,
  * so a caller can reuse it at once. It speaks the same handler contract as undici's dispatch, so
  * the response recorder does not know which one it runs on.
@@ -82,14 +97,20 @@ class H1Request implements RequestController, ResponseSink {
   finished = false
   conn: H1Conn | null = null
   readonly method: string
-  readonly payload: string | Buffer
+  /** Request line and header block up to (not including) the content-length value. */
+  readonly head: string
+  /** UTF-8 bytes of `head`. */
+  readonly headBytes: number
+  readonly body: string | Buffer | BodyWriter
   readonly handler: ResponseHandler
   private readonly pool: H1Pool
 
-  constructor(pool: H1Pool, method: string, payload: string | Buffer, handler: ResponseHandler) {
+  constructor(pool: H1Pool, method: string, head: string, headBytes: number, body: string | Buffer | BodyWriter, handler: ResponseHandler) {
     this.pool = pool
     this.method = method
-    this.payload = payload
+    this.head = head
+    this.headBytes = headBytes
+    this.body = body
     this.handler = handler
   }
 
@@ -138,11 +159,15 @@ class H1Conn {
     this.socket.on('close', this.onClose)
   }
 
-  start(req: H1Request, payload: string | Buffer): void {
+  start(req: H1Request): void {
     this.req = req
     req.conn = this
     this.parser.reset(req, req.method === 'HEAD')
-    this.socket.write(payload)
+    const socket = this.socket
+    socket.write(this.pool.encode(req))
+    // The bytes live in the pool's scratch buffer: unless the write went through at once, the
+    // socket still needs them, so the pool must not write over them for the next request.
+    if (socket.writableLength !== 0) this.pool.scratchTaken()
   }
 
   /** Drops the connection under an aborted request without failing anyone. */
@@ -270,7 +295,18 @@ class H1Pool implements RequestDispatcher {
   private onDrained: (() => void) | null = null
   private lastHeaders: Record<string, string> | null = null
   private lastBlock = ''
+  /** A run sends one kind of request over and over: its head is built once. */
+  private lastMethod = ''
+  private lastPath = ''
+  private lastHead = ''
+  private lastHeadBytes = 0
   private readonly blocks = new WeakMap<object, string>()
+  /**
+   * Where each request's bytes are assembled right before its write: head and body in one Buffer
+   * without joining strings (no rope to flatten, no separate byte-length pass over the body).
+   * Reused while every write goes through at once, which is the normal case for a request.
+   */
+  private scratch: Buffer = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
 
   constructor(origin: URL, opts: H1PoolOptions) {
     if (origin.protocol !== 'http:') throw new TypeError(`h1 pool: ${origin.origin} is not an http: origin`)
@@ -284,12 +320,14 @@ class H1Pool implements RequestDispatcher {
 
   dispatch(r: DispatchRequest, handler: ResponseHandler): boolean {
     if (this.closed) throw new H1SocketError('ERR_H1_CLOSED', 'the connection pool is closed')
-    const body = r.body ?? ''
-    const len = typeof body === 'string' ? Buffer.byteLength(body) : body.length
-    const head = `${r.method} ${r.path} HTTP/1.1\r\n${this.headerBlock(r.headers)}content-length: ${len}\r\n\r\n`
-    // One write per request: the body joins the head (a string stays a string, no copy to a Buffer).
-    const payload = typeof body === 'string' ? head + body : Buffer.concat([Buffer.from(head, 'latin1'), body])
-    const req = new H1Request(this, r.method, payload, handler)
+    if (r.method !== this.lastMethod || r.path !== this.lastPath || r.headers !== this.lastHeaders) {
+      const head = `${r.method} ${r.path} HTTP/1.1\r\n${this.headerBlock(r.headers)}content-length: `
+      this.lastHead = head
+      this.lastHeadBytes = Buffer.byteLength(head)
+      this.lastMethod = r.method
+      this.lastPath = r.path
+    }
+    const req = new H1Request(this, r.method, this.lastHead, this.lastHeadBytes, r.body ?? '', handler)
     this.pending++
     this.queue.push(req)
     this.pump()
@@ -333,8 +371,35 @@ class H1Pool implements RequestDispatcher {
         this.idleConns.push(conn)
         continue
       }
-      conn.start(req, req.payload)
+      conn.start(req)
     }
+  }
+
+  /**
+   * The request's bytes, one write's worth: the body goes in first, after room for the head, so
+   * its UTF-8 length is known when the head (which carries it) is written in front of it.
+   */
+  encode(req: H1Request): Buffer {
+    const body = req.body
+    // The head, 16 digits of content-length at most, and the blank line.
+    const room = req.headBytes + 20
+    const most = room + (typeof body === 'string' ? body.length * 3 : body instanceof Uint8Array ? body.length : body.maxBytes)
+    let buf = this.scratch
+    if (buf.length < most) {
+      buf = Buffer.allocUnsafeSlow(Math.max(most, buf.length * 2))
+      this.scratch = buf
+    }
+    const len = typeof body === 'string' ? buf.write(body, room, 'utf8') : body instanceof Uint8Array ? body.copy(buf, room) : body.writeInto(buf, room)
+    const tail = `${len}\r\n\r\n`
+    const start = room - req.headBytes - tail.length
+    buf.write(req.head, start, 'utf8')
+    buf.write(tail, room - tail.length, 'latin1')
+    return buf.subarray(start, room + len)
+  }
+
+  /** A write kept the scratch buffer's bytes: the next request gets a fresh one. */
+  scratchTaken(): void {
+    this.scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
   }
 
   private take(): H1Request {

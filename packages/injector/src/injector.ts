@@ -3,7 +3,7 @@ import { emptyResult } from '@loadmesh/metrics'
 import type { RequestResult } from '@loadmesh/metrics'
 import { Pool } from 'undici'
 import { createH1Pool } from './h1-pool.ts'
-import type { RequestDispatcher, ResponseHandler } from './h1-pool.ts'
+import type { BodyWriter, RequestDispatcher, ResponseHandler } from './h1-pool.ts'
 import { InjectorConfigError } from './injector-config-error.ts'
 import { createBodyEncoder } from './request-body.ts'
 import { checkRequestSpec, isGenerative } from './request-spec.ts'
@@ -153,9 +153,10 @@ export function createInjector(opts: InjectorOptions): Injector {
           rec.failNow('connect', 'the injector is closed')
           return
         }
-        let body: string
+        let body: string | BodyWriter
         try {
-          body = encoder.encode(req)
+          // Our pool writes the body straight into its request buffer; undici gets a string.
+          body = (ownPool ? encoder.writer(req) : null) ?? encoder.encode(req)
         } catch (err) {
           rec.failNow('connect', `request body could not be encoded: ${(err as Error).message}`)
           return

@@ -1,3 +1,4 @@
+import type { BodyWriter } from './h1-pool.ts'
 import type { RequestSpec } from './request-spec.ts'
 
 /**
@@ -8,6 +9,12 @@ import type { RequestSpec } from './request-spec.ts'
  */
 export interface BodyEncoder {
   encode(req: RequestSpec): string
+  /**
+   * The same bytes as `encode(req)` in UTF-8, written by the h1 pool straight into its request
+   * buffer (the template parts are copied as pre-encoded bytes, the prompt is written once); null
+   * when the body needs `encode` (extraBody).
+   */
+  writer(req: RequestSpec): BodyWriter | null
 }
 
 interface Template {
@@ -15,6 +22,56 @@ interface Template {
   /** Between the prompt and max_tokens; null for bodies without max_tokens. */
   mid: string | null
   tail: string
+  headBytes: Buffer
+  midBytes: Buffer | null
+  tailBytes: Buffer
+}
+
+/**
+ * Writes the prompt as it is, in quotes, and checks the bytes it wrote: only when one of them needs
+ * JSON's escaping (a quote, a backslash, a control character) or might stand for a lone surrogate
+ * (0xEF starts U+FFFD, which UTF-8 writes in its place) does it write JSON.stringify(prompt)
+ * over them. Scanning bytes is cheaper than JSON.stringify's scan-and-copy of the string, and the
+ * prompts of a load test rarely need escaping.
+ */
+class TemplateBody implements BodyWriter {
+  readonly maxBytes: number
+  private readonly t: Template
+  private readonly prompt: string
+  private readonly maxTokens: number
+
+  constructor(t: Template, prompt: string, maxTokens: number) {
+    this.t = t
+    this.prompt = prompt
+    this.maxTokens = maxTokens
+    // JSON.stringify writes at most 6 bytes per UTF-16 unit (\uXXXX); a number at most 24 characters.
+    this.maxBytes = t.headBytes.length + 6 * prompt.length + 2 + (t.midBytes === null ? 0 : t.midBytes.length + 24) + t.tailBytes.length
+  }
+
+  writeInto(buf: Buffer, at: number): number {
+    const t = this.t
+    let i = at + t.headBytes.copy(buf, at)
+    const quote = i
+    buf[i++] = 34
+    const n = buf.write(this.prompt, i, 'utf8')
+    let plain = true
+    for (let k = i, end = i + n; k < end; k++) {
+      const c = buf[k] as number
+      if (c < 32 || c === 34 || c === 92 || c === 0xef) { plain = false; break }
+    }
+    if (plain) {
+      i += n
+      buf[i++] = 34
+    } else {
+      i = quote + buf.write(JSON.stringify(this.prompt), quote, 'utf8')
+    }
+    if (t.midBytes !== null) {
+      i += t.midBytes.copy(buf, i)
+      i += buf.write(JSON.stringify(this.maxTokens), i, 'latin1')
+    }
+    i += t.tailBytes.copy(buf, i)
+    return i - at
+  }
 }
 
 export function createBodyEncoder(model: string): BodyEncoder {
@@ -33,12 +90,17 @@ export function createBodyEncoder(model: string): BodyEncoder {
     let t = templates.get(key)
     if (t === undefined) {
       const tail = `,"stream":${req.stream}${usage ? ',"stream_options":{"include_usage":true}' : ''}}`
-      if (req.endpoint === '/v1/chat/completions') {
-        t = { head: `{"model":${m},"messages":[{"role":"user","content":`, mid: '}],"max_tokens":', tail }
-      } else if (req.endpoint === '/v1/completions') {
-        t = { head: `{"model":${m},"prompt":`, mid: ',"max_tokens":', tail }
-      } else {
-        t = { head: `{"model":${m},"input":`, mid: null, tail: '}' }
+      const parts: [string, string | null, string] = req.endpoint === '/v1/chat/completions'
+        ? [`{"model":${m},"messages":[{"role":"user","content":`, '}],"max_tokens":', tail]
+        : req.endpoint === '/v1/completions'
+          ? [`{"model":${m},"prompt":`, ',"max_tokens":', tail]
+          : [`{"model":${m},"input":`, null, '}']
+      const [head, mid, end] = parts
+      t = {
+        head, mid, tail: end,
+        headBytes: Buffer.from(head, 'utf8'),
+        midBytes: mid === null ? null : Buffer.from(mid, 'utf8'),
+        tailBytes: Buffer.from(end, 'utf8')
       }
       templates.set(key, t)
     }
@@ -57,6 +119,12 @@ export function createBodyEncoder(model: string): BodyEncoder {
       const t = template(req)
       if (t.mid === null) return t.head + JSON.stringify(req.prompt) + t.tail
       return t.head + JSON.stringify(req.prompt) + t.mid + JSON.stringify(req.maxTokens) + t.tail
+    },
+    writer(req) {
+      if (req.extraBody !== undefined && hasKeys(req.extraBody)) return null
+      // Anything but a number would not stringify to a number's few bytes.
+      if (typeof req.prompt !== 'string' || typeof req.maxTokens !== 'number') return null
+      return new TemplateBody(template(req), req.prompt, req.maxTokens)
     }
   }
 }

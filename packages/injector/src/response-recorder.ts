@@ -3,6 +3,8 @@ import type { RequestResult } from '@loadmesh/metrics'
 import type { RequestController, ResponseHandler } from './h1-pool.ts'
 import type { TimeoutEntry, TimeoutList } from './timeout-list.ts'
 import { createSseParser, SseProtocolError } from './sse-parser.ts'
+import { scanCompletionBody } from './body-scan.ts'
+import type { BodyFacts } from './body-scan.ts'
 import type { SseEvent, SseParser } from './sse-parser.ts'
 import { clip, describeError, httpErrorMessage, isTimeoutError } from './error-classes.ts'
 import type { RequestSpec } from './request-spec.ts'
@@ -54,8 +56,9 @@ export class ResponseRecorder implements ResponseHandler, TimeoutEntry {
   private sawFinish = false
   private usage: Usage | null = null
   private reasoningChunks = 0
-  private texts: string[] | null
-  private reasoningTexts: string[] | null
+  /** Texts for the tokenizer, made on the first one: most answers carry usage and need none. */
+  private texts: string[] | null = null
+  private reasoningTexts: string[] | null = null
   private body: Buffer[] = []
   private bodyLen = 0
 
@@ -73,8 +76,6 @@ export class ResponseRecorder implements ResponseHandler, TimeoutEntry {
     this.chat = req.endpoint === '/v1/chat/completions'
     this.answerKey = req.endpoint === '/v1/embeddings' ? 'data' : req.endpoint === '/v1/moderations' ? 'results' : null
     this.countTokens = countTokens
-    this.texts = countTokens === undefined ? null : []
-    this.reasoningTexts = countTokens === undefined ? null : []
     this.settle = settle
     this.deferSettle = deferSettle
   }
@@ -229,18 +230,25 @@ export class ResponseRecorder implements ResponseHandler, TimeoutEntry {
 
   private noteText(v: unknown): boolean {
     if (typeof v !== 'string' || v.length === 0) return false
-    this.texts?.push(v)
+    if (this.countTokens !== undefined) this.texts = pushed(this.texts, v)
     return true
   }
 
   private noteReasoning(v: unknown): boolean {
     if (typeof v !== 'string' || v.length === 0) return false
-    this.texts?.push(v)
-    this.reasoningTexts?.push(v)
+    if (this.countTokens !== undefined) {
+      this.texts = pushed(this.texts, v)
+      this.reasoningTexts = pushed(this.reasoningTexts, v)
+    }
     return true
   }
 
   private completeBody(): void {
+    if (this.answerKey === null && this.body.length > 0) {
+      const buf = this.body.length === 1 ? this.body[0] as Buffer : Buffer.concat(this.body, this.bodyLen)
+      const facts = scanCompletionBody(buf, this.chat)
+      if (facts !== null) { this.completeFromFacts(facts); return }
+    }
     const text = this.bodyText()
     let body: unknown
     try {
@@ -273,14 +281,28 @@ export class ResponseRecorder implements ResponseHandler, TimeoutEntry {
         if (this.noteReasoning(m.reasoning_content) || this.noteReasoning(m.reasoning)) reasoning = true
       } else if (this.noteText(c.text)) text2 = true
     }
+    this.answered(text2, reasoning)
+  }
+
+  /** What body-scan.ts found, taken as JSON.parse's path would take the same body. */
+  private completeFromFacts(f: BodyFacts): void {
+    this.usage = {
+      prompt_tokens: f.promptTokens,
+      completion_tokens: f.completionTokens,
+      completion_tokens_details: f.reasoningTokens === undefined ? null : { reasoning_tokens: f.reasoningTokens }
+    }
+    this.answered(f.text, f.reasoning)
+  }
+
+  private answered(text: boolean, reasoning: boolean): void {
     // The whole answer arrives with the body: its end is when the client had the first token.
     const r = this.result
-    if (text2 || reasoning) {
+    if (text || reasoning) {
       r.firstTokenAt = r.endAt
       r.contentChunks = 1
       if (reasoning) this.reasoningChunks = 1
     }
-    if (text2) r.firstContentAt = r.endAt
+    if (text) r.firstContentAt = r.endAt
     this.succeed()
   }
 
@@ -375,8 +397,8 @@ export class ResponseRecorder implements ResponseHandler, TimeoutEntry {
 
   /** Tokens of `texts` by the caller's tokenizer, or the chunk count when there is none. */
   private counted(texts: string[] | null, chunks: number): number {
-    if (this.countTokens === undefined || texts === null) return chunks
-    if (texts.length === 0) return 0
+    if (this.countTokens === undefined) return chunks
+    if (texts === null || texts.length === 0) return 0
     try {
       return this.countTokens(texts.join(''))
     } catch {
@@ -384,6 +406,12 @@ export class ResponseRecorder implements ResponseHandler, TimeoutEntry {
       return chunks
     }
   }
+}
+
+function pushed(list: string[] | null, v: string): string[] {
+  if (list === null) return [v]
+  list.push(v)
+  return list
 }
 
 function errorObjectMessage(e: unknown): string {

@@ -293,3 +293,121 @@ test('pool: an abort after the end changes nothing; close still waits for the re
     await srv.close()
   }
 })
+
+/** A server that answers each request with its own body bytes, after checking content-length is their count. */
+async function echoServer(pauseFirstMs = 0): Promise<RawServer & { heads: string[] }> {
+  let accepted = 0
+  const heads: string[] = []
+  const socks = new Set<Socket>()
+  const server = createServer((sock) => {
+    const first = accepted++ === 0
+    socks.add(sock)
+    sock.on('close', () => socks.delete(sock))
+    let buf = Buffer.alloc(0)
+    // Chunks of a body still arriving, joined once it is complete (a 16 MB body arrives in many).
+    let pending: Buffer[] = []
+    let pendingBytes = 0
+    let need = 0
+    sock.on('data', (d: Buffer) => {
+      if (need > 0) {
+        pending.push(d)
+        pendingBytes += d.length
+        if (pendingBytes < need) return
+        buf = Buffer.concat(pending)
+        pending = []
+        pendingBytes = 0
+        need = 0
+      } else buf = Buffer.concat([buf, d])
+      for (;;) {
+        const he = buf.indexOf('\r\n\r\n')
+        if (he < 0) return
+        const head = buf.toString('latin1', 0, he)
+        const len = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0)
+        if (buf.length < he + 4 + len) {
+          need = he + 4 + len
+          pending = [buf]
+          pendingBytes = buf.length
+          return
+        }
+        heads.push(head)
+        const body = buf.subarray(he + 4, he + 4 + len)
+        buf = buf.subarray(he + 4 + len)
+        sock.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`), body]))
+      }
+    })
+    // The first connection reads nothing for a while: a large request to it cannot be written at once.
+    if (first && pauseFirstMs > 0) { sock.pause(); setTimeout(() => sock.resume(), pauseFirstMs) }
+    sock.on('error', () => {})
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as AddressInfo).port,
+    heads,
+    accepted: () => accepted,
+    close: () => new Promise<void>((r) => { for (const s of socks) s.destroy(); server.close(() => r()) })
+  }
+}
+
+function sendBytes(pool: ReturnType<typeof createH1Pool>, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; body: Buffer; error: Error | null }> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = []
+    let status = 0
+    pool.dispatch({ path: '/echo', method: 'POST', headers, body }, {
+      onResponseStart: (_c, s) => { status = s },
+      onResponseData: (_c, d) => { parts.push(d) },
+      onResponseEnd: () => resolve({ status, body: Buffer.concat(parts), error: null }),
+      onResponseError: (_c, e) => resolve({ status, body: Buffer.concat(parts), error: e })
+    })
+  })
+}
+
+test('pool: request bytes on the wire: UTF-8 bodies and header values, Buffer bodies, content-length in bytes', async () => {
+  const srv = await echoServer()
+  const pool = createH1Pool(new URL(`http://127.0.0.1:${srv.port}`), { connectTimeoutMs: 2000, connections: 2 })
+  const headers = { 'content-type': 'application/json', 'x-note': 'café' }
+  try {
+    const bodies: (string | Buffer)[] = ['', 'plain ascii', 'é中😀 and a lone \ud800 surrogate', Buffer.from([0, 255, 13, 10, 13, 10]), 'x'.repeat(40_000) + '€']
+    for (const b of bodies) {
+      const r = await sendBytes(pool, b, headers)
+      const want = typeof b === 'string' ? Buffer.from(b, 'utf8') : b
+      assert.equal(r.error, null)
+      assert.ok(r.body.equals(want), `echo of a ${want.length}-byte body`)
+    }
+    assert.equal(srv.heads.length, bodies.length)
+    const head = Buffer.from(srv.heads[0] as string, 'latin1').toString('utf8')
+    assert.match(head, /^POST \/echo HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\ncontent-type: application\/json\r\nx-note: café\r\ncontent-length: 0$/)
+    await fc.assert(fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 300 }), async (s) => {
+      const r = await sendBytes(pool, s, headers)
+      return r.error === null && r.body.equals(Buffer.from(s, 'utf8'))
+    }), { seed: 7, numRuns: 60 })
+  } finally {
+    await pool.close()
+    await srv.close()
+  }
+})
+
+test('pool: a request whose write is still pending keeps its bytes while other requests are written', async () => {
+  const srv = await echoServer(300)
+  const pool = createH1Pool(new URL(`http://127.0.0.1:${srv.port}`), { connectTimeoutMs: 2000, connections: 2 })
+  const headers = { 'content-type': 'text/plain' }
+  try {
+    // Open both connections; the first (paused by the server) takes the large request.
+    await Promise.all([sendBytes(pool, 'a', headers), sendBytes(pool, 'b', headers)])
+    // Larger than the socket buffers, so most of it waits in the socket after the write call.
+    const big = Buffer.alloc(16 * 1024 * 1024, 'big request ').toString('latin1')
+    const large = sendBytes(pool, big, headers)
+    // These go to the other connection while that write is pending, over the same range of bytes.
+    const other = [Buffer.alloc(8 * 1024 * 1024, 'other ').toString('latin1'), 'small', 'y'.repeat(5000)]
+    for (const body of other) {
+      const r = await sendBytes(pool, body, headers)
+      assert.equal(r.error, null)
+      assert.ok(r.body.equals(Buffer.from(body, 'latin1')), `a ${body.length}-byte body arrived intact`)
+    }
+    const l = await large
+    assert.equal(l.error, null)
+    assert.ok(l.body.equals(Buffer.from(big, 'latin1')), 'the large body arrived intact')
+  } finally {
+    await pool.close()
+    await srv.close()
+  }
+})

@@ -66,3 +66,39 @@ test('property: one encoder switching between request shapes always encodes the 
     }
   }), { seed: 5, numRuns: 200 })
 })
+
+test('property: the writer for the own pool writes exactly the UTF-8 bytes of encode(), escapes and lone surrogates included', () => {
+  const prompt = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 60 }),
+    fc.string({ unit: fc.constantFrom('a', ' ', '"', '\\', '\n', '\u0001', '\u007f', 'é', '\ufffd', '\uf8ff', '\ud800', '\udc00', '😀', '\u2028'), maxLength: 30 }),
+    fc.string({ unit: 'grapheme-ascii', maxLength: 200 })
+  )
+  fc.assert(fc.property(
+    fc.string({ unit: 'binary', maxLength: 8 }),
+    prompt,
+    fc.constantFrom('/v1/chat/completions' as const, '/v1/completions' as const, '/v1/embeddings' as const),
+    fc.oneof(fc.nat({ max: 100_000 }), fc.double()),
+    fc.boolean(),
+    fc.nat({ max: 40 }),
+    (model, p, endpoint, maxTokens, stream, at) => {
+      const enc = createBodyEncoder(model)
+      const req: RequestSpec = { endpoint, prompt: p, inputTokens: 1, maxTokens, stream: stream && endpoint !== '/v1/embeddings', includeUsage: true }
+      const w = enc.writer(req)
+      assert.ok(w !== null)
+      const want = Buffer.from(enc.encode(req), 'utf8')
+      // Written into a dirty buffer at an offset, as the pool's reused scratch buffer is.
+      const buf = Buffer.alloc(at + w.maxBytes, 0xab)
+      const n = w.writeInto(buf, at)
+      assert.ok(n <= w.maxBytes)
+      assert.deepEqual(buf.subarray(at, at + n), want)
+    }
+  ), { seed: 5, numRuns: 2000 })
+})
+
+test('extraBody bodies have no writer: they go through encode()', () => {
+  const enc = createBodyEncoder('m')
+  const req: RequestSpec = { endpoint: '/v1/completions', prompt: 'p', inputTokens: 1, maxTokens: 4, stream: false, includeUsage: false }
+  assert.ok(enc.writer(req) !== null)
+  assert.equal(enc.writer({ ...req, extraBody: { temperature: 0 } }), null)
+  assert.ok(enc.writer({ ...req, extraBody: {} }) !== null)
+})

@@ -248,7 +248,13 @@ class MembershipImpl implements Membership {
     for (const l of [...this.listeners]) l(change)
   }
 
-  /** One timer, at the earliest upcoming alive→suspect or suspect→dead deadline. */
+  /**
+   * One timer, at the earliest upcoming alive→suspect or suspect→dead deadline. A heartbeat only
+   * ever moves its sender's deadline later, so a timer already set at or before the earliest
+   * deadline is kept: it fires a little early, refresh() finds nothing due and re-arms. That is one
+   * timer per deadline window instead of a cancel and a new timer for every heartbeat received
+   * (N - 1 per second in a mesh of N).
+   */
   private arm(now: number): void {
     if (this.closed) return
     let next = Infinity
@@ -260,6 +266,7 @@ class MembershipImpl implements Membership {
       else if (d > now) next = Math.min(next, d)
     }
     if (next === this.timerAt) return
+    if (this.timer !== null && this.timerAt > now && this.timerAt <= next) return
     this.timer?.cancel()
     this.timer = null
     this.timerAt = next

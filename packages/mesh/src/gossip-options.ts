@@ -30,6 +30,11 @@ import { MeshConfigError } from './errors.ts'
  *    passes 512 B at about 8 peers, and then every heartbeat received cost up to Dhi extra RPCs,
  *    each encrypted and framed: about a tenth of an idle agent's CPU in an 8-agent mesh, to save
  *    resending a few hundred bytes. Results deltas, which can be tens of KiB, keep it.
+ *  - Relaying is decided per message by the node (asyncValidation; see gossip-frame.ts): a message
+ *    its publisher sent straight to every peer it knows is delivered and not relayed.
+ *  - IHAVE gossip to 2 non-mesh peers per heartbeat (Dlazy, default 6): it repairs relays that
+ *    went missing, and a node's own messages are always advertised, even those every peer already
+ *    has; at 6 peers and 2 heartbeats a second that was as many RPCs as the heartbeats themselves.
  */
 export interface GossipTuning {
   D: number
@@ -39,6 +44,7 @@ export interface GossipTuning {
 }
 
 const IDONTWANT_MIN_BYTES = 16 * 1024
+const GOSSIP_TARGETS = 2
 
 export const DEFAULT_GOSSIP_TUNING: GossipTuning = { D: 4, Dlo: 3, Dhi: 8, heartbeatIntervalMs: 500 }
 
@@ -73,6 +79,9 @@ export function createGossipsub(tuning: GossipTuning, maxInboundRpcBytes: number
     scoreParams: { IPColocationFactorWeight: 0 },
     maxInboundDataLength: maxInboundRpcBytes,
     idontwantMinDataSize: IDONTWANT_MIN_BYTES,
+    // The node decides per message whether to relay (see gossip-frame.ts) by reporting it valid.
+    asyncValidation: true,
+    Dlazy: GOSSIP_TARGETS,
     fastMsgIdFn: (msg) => msg.from === undefined || msg.seqno === undefined
       ? ''
       : `${Buffer.from(msg.from).toString('base64')}:${Buffer.from(msg.seqno).toString('base64')}`

@@ -7,7 +7,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { GossipSub, GossipsubMessage } from '@libp2p/gossipsub'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -26,6 +26,8 @@ import { PeerExchange } from './peer-exchange.ts'
 import { createStreamHandler, decodeResponse, readFrame, sendFrame } from './request-response.ts'
 import type { StreamCounters, StreamRequestHandler } from './request-response.ts'
 import { publicKeyBytes, signBytes } from './signing.ts'
+import { DIRECT_TO_ALL, frameGossip, gossipFlag, gossipPayload, RELAY } from './gossip-frame.ts'
+import type { GossipFlag } from './gossip-frame.ts'
 
 export interface MeshNodeOptions {
   /** Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/4001` (port 0 picks a free port). */
@@ -60,6 +62,14 @@ export interface MeshNodeOptions {
    */
   announceIntervalMs?: number
   gossip?: Partial<GossipTuning>
+  /**
+   * Experimental, default off: mark messages this node published straight to every peer it knows
+   * of as not to be relayed (see gossip-frame.ts). It cuts an idle 16-agent full mesh's CPU by
+   * about half, but in the 5-agent SIGKILL test (test/mesh-cluster.test.ts) agents then lost
+   * heartbeats or commands once a peer died, and declared live peers dead; not yet explained.
+   * Off, every message is relayed as gossipsub does.
+   */
+  directPublish?: boolean
 }
 
 export interface StreamHandlerOptions {
@@ -94,6 +104,17 @@ export interface MeshStats {
   gossipBytesOut: number
   /** Inbound gossip over `maxGossipBytes`, dropped before any handler saw it (and not forwarded). */
   droppedOversize: number
+  /** Inbound gossip without a valid frame flag (see gossip-frame.ts), dropped and not forwarded. */
+  droppedUnframed: number
+  /**
+   * Messages this node published straight to every peer it knows (receivers do not relay them;
+   * only with `directPublish`), and inbound messages it handed to gossipsub to relay (all of them
+   * by default; see gossip-frame.ts).
+   */
+  publishedDirect: number
+  relayed: number
+  /** Gossip streams to connected peers reopened after gossipsub lost them (see repairGossipStreams). */
+  gossipStreamRepairs: number
   /** Peer lists that did not decode. */
   droppedInvalid: number
   /** Exceptions (or rejected promises) from gossip handlers. */
@@ -162,6 +183,10 @@ const DEFAULTS = {
   dialTimeoutMs: 10_000
 }
 const PEER_LIST_TIMEOUT_MS = 10_000
+const CONNECTION_PING_INTERVAL_MS = 30_000
+const CONNECTION_PING_TIMEOUT_MS = 20_000
+/** A connected peer's missing gossip stream is reopened this long after connecting, and retried this often. */
+const STREAM_REPAIR_MS = 2000
 
 export function createMeshNode(options: MeshNodeOptions): MeshNode {
   return new Libp2pMeshNode(options)
@@ -198,9 +223,12 @@ class Libp2pMeshNode implements MeshNode {
   private readonly connected = new Set<string>()
   private readonly exchangePeers: PeerExchange
   private tickTimer: Timer | undefined
+  private readonly connectedAt = new Map<string, number>()
+  private readonly streamRepairs = new Map<string, number>()
+  private gossipStreamRepairs = 0
   private readonly c = {
-    messagesIn: 0, gossipBytesIn: 0, messagesOut: 0, gossipBytesOut: 0, droppedOversize: 0,
-    handlerErrors: 0, requestsOut: 0, requestFailures: 0
+    messagesIn: 0, gossipBytesIn: 0, messagesOut: 0, gossipBytesOut: 0, droppedOversize: 0, droppedUnframed: 0,
+    publishedDirect: 0, relayed: 0, handlerErrors: 0, requestsOut: 0, requestFailures: 0
   }
   private readonly streamCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
   // The peer-list protocol is the mesh's own business; it does not show in the request statistics.
@@ -250,7 +278,7 @@ class Libp2pMeshNode implements MeshNode {
       announceIntervalMs: announceEvery,
       ownAddrs: () => this.node?.getMultiaddrs() ?? [],
       peerAddrs: async (id) => (await this.requireNode().peerStore.get(peerIdFromString(id))).addresses.map((a) => a.multiaddr),
-      publish: async (bytes) => { await this.requireNode().services.pubsub.publish(peerExchangeTopic(this.meshName), bytes) },
+      publish: async (bytes) => { await this.publishFramed(peerExchangeTopic(this.meshName), bytes) },
       // Not through request(): these are the mesh's own and do not show in the request statistics.
       pull: async (id) => await this.exchange(id, peerListProtocol(this.meshName), new Uint8Array(0), PEER_LIST_TIMEOUT_MS, MAX_ANNOUNCE_BYTES)
     })
@@ -277,6 +305,17 @@ class Libp2pMeshNode implements MeshNode {
           dialTimeout: this.dialTimeoutMs,
           addressDialTimeout: this.dialTimeoutMs
         },
+        // libp2p pings every connection every 10 s and aborts it when a ping takes over 5 s, or
+        // when the previous ping's stream is still open (one ping stream per connection). On a
+        // saturated host (16 agents booting on 2 cores) that aborted healthy connections by the
+        // hundred: each abort cost gossip streams, a redial and fresh handshakes, which loaded the
+        // host further. Liveness is the membership's business (heartbeats); this only has to find
+        // connections to hosts that are gone, and half a minute is soon enough for that. The
+        // timeout stays under the interval so that one slow ping never fails the next.
+        connectionMonitor: {
+          pingInterval: CONNECTION_PING_INTERVAL_MS,
+          pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS, maxTimeout: CONNECTION_PING_TIMEOUT_MS }
+        },
         services: {
           identify: identify(),
           ping: ping(),
@@ -287,11 +326,13 @@ class Libp2pMeshNode implements MeshNode {
       node.addEventListener('peer:connect', (evt) => {
         const peer = evt.detail.toString()
         this.connected.add(peer)
+        this.connectedAt.set(peer, this.clock.now())
         this.log.debug({ peer }, 'mesh: peer connected')
         this.exchangePeers.onConnect(peer)
       })
       node.addEventListener('peer:disconnect', (evt) => {
         this.connected.delete(evt.detail.toString())
+        this.connectedAt.delete(evt.detail.toString())
         this.log.debug({ peer: evt.detail.toString() }, 'mesh: peer disconnected')
       })
       for (const reg of this.streams.values()) await this.registerStream(node, reg)
@@ -310,7 +351,8 @@ class Libp2pMeshNode implements MeshNode {
         return
       }
       const pubsub = node.services.pubsub
-      pubsub.addEventListener('message', (evt) => { this.onGossip(evt.detail) })
+      asyncValidating(pubsub) // fail loudly now, not by silently never relaying
+      pubsub.addEventListener('gossipsub:message', (evt) => { this.onGossip(evt.detail) })
       this.subscribeInternal(peerExchangeTopic(this.meshName), MAX_ANNOUNCE_BYTES)
       for (const sub of this.subs.values()) this.subscribeInternal(sub.full, this.maxGossipBytes)
       this.state = 'running'
@@ -380,11 +422,87 @@ class Libp2pMeshNode implements MeshNode {
     if (bytes.length > this.maxGossipBytes) {
       throw new MessageTooLargeError(`gossip message of ${bytes.length} bytes on ${topic} is over the ${this.maxGossipBytes}-byte limit; send bulk data over a stream`)
     }
-    const node = this.requireRunning('publish')
-    const result = await node.services.pubsub.publish(full, bytes)
+    this.requireRunning('publish')
+    const recipients = await this.publishFramed(full, bytes)
     this.c.messagesOut++
     this.c.gossipBytesOut += bytes.length
+    return recipients
+  }
+
+  private async publishFramed(full: string, bytes: Uint8Array): Promise<number> {
+    const flag: GossipFlag = this.o.directPublish === true && this.reachesAll(full) ? DIRECT_TO_ALL : RELAY
+    const result = await this.requireNode().services.pubsub.publish(full, frameGossip(flag, bytes))
+    if (flag === DIRECT_TO_ALL) this.c.publishedDirect++
     return result.recipients.length
+  }
+
+  /**
+   * Whether a publish on `full` now goes straight to every peer this node knows of: each connected
+   * or peer-exchange-known peer has an open gossip stream from us and is subscribed, or (connected,
+   * its subscriptions received) is known not to be. Anything unsure answers false: relaying costs
+   * duplicates, not relaying wrongly costs a peer the message.
+   */
+  private reachesAll(full: string): boolean {
+    const pubsub = this.node?.services.pubsub
+    if (pubsub === undefined) return false
+    const internals = pubsub as unknown as { streamsOutbound?: Map<string, unknown>, streamsInbound?: Map<string, unknown>, topics?: Map<string, Set<string>> }
+    const outbound = internals.streamsOutbound
+    const inbound = internals.streamsInbound
+    const topics = internals.topics
+    // Internals of @libp2p/gossipsub 17; without them, always relay (the behaviour of plain gossipsub).
+    if (outbound === undefined || inbound === undefined || topics === undefined) return false
+    const subscribers = topics.get(full) ?? new Set<string>()
+    const sends = (id: string): boolean => writable(outbound.get(id))
+    const ok = (id: string): boolean => subscribers.has(id)
+      ? sends(id)
+      : inbound.has(id) // its subscriptions come first on its stream: not subscribed means not interested
+    for (const id of this.connected) if (!ok(id)) return false
+    for (const id of this.dialer.knownPeerIds()) if (!ok(id)) return false
+    for (const id of subscribers) if (!sends(id)) return false
+    return true
+  }
+
+  /**
+   * gossipsub opens its outbound stream to a peer once, when the peer connects (or first opens a
+   * stream to us). If that fails (a protocol negotiation timing out on a loaded host) or the stream
+   * dies with its connection while a duplicate connection keeps the peer connected, it never tries
+   * again: the peer then gets our messages only through relays, and nothing from us directly.
+   * Seen at 16 agents on 2 cores, where a third of the connected pairs had no stream either way.
+   * So every tick, a connected peer without one gets it reopened on an open connection (at most
+   * every STREAM_REPAIR_MS per peer), through gossipsub's own queue, which skips peers that have one.
+   */
+  private repairGossipStreams(): void {
+    const node = this.node
+    if (node === undefined) return
+    const internals = node.services.pubsub as unknown as {
+      streamsOutbound?: Map<string, unknown>
+      addPeer?: (peerId: unknown, direction: string, addr: unknown) => void
+      outboundInflightQueue?: { push(job: { peerId: unknown, connection: unknown }): void }
+    }
+    const { streamsOutbound, addPeer, outboundInflightQueue } = internals
+    if (streamsOutbound === undefined || typeof addPeer !== 'function' || outboundInflightQueue === undefined) return
+    const now = this.clock.now()
+    for (const [id, at] of this.streamRepairs) if (!this.connected.has(id) || now - at > 10 * STREAM_REPAIR_MS) this.streamRepairs.delete(id)
+    for (const id of this.connected) {
+      const existing = streamsOutbound.get(id)
+      if (existing !== undefined) {
+        if (writable(existing)) continue
+        // Its write side closed without the stream closing: gossipsub keeps it and every send to
+        // the peer fails. Dropped here so that the queue below opens a new one.
+        streamsOutbound.delete(id)
+      }
+      const connectedAt = this.connectedAt.get(id) ?? now
+      const lastTry = this.streamRepairs.get(id) ?? connectedAt
+      if (now - lastTry < STREAM_REPAIR_MS) continue
+      const peerId = peerIdFromString(id)
+      const connection = node.getConnections(peerId).find((c) => c.status === 'open')
+      if (connection === undefined) continue
+      this.streamRepairs.set(id, now)
+      this.gossipStreamRepairs++
+      this.log.debug({ peer: id }, 'mesh: reopening the gossip stream to a connected peer')
+      addPeer.call(internals, peerId, connection.direction, connection.remoteAddr)
+      outboundInflightQueue.push({ peerId, connection })
+    }
   }
 
   subscribe(topic: string, handler: GossipHandler): () => void {
@@ -501,6 +619,7 @@ class Libp2pMeshNode implements MeshNode {
       ...this.c,
       ...this.exchangePeers.counters,
       ...this.streamCounters,
+      gossipStreamRepairs: this.gossipStreamRepairs,
       dialAttempts: d.dialAttempts,
       dialFailures: d.dialFailures
     }
@@ -532,28 +651,49 @@ class Libp2pMeshNode implements MeshNode {
     // The size check runs as a topic validator: gossipsub then neither delivers nor forwards the
     // message, so one oversized message cannot travel the whole mesh.
     pubsub.topicValidators.set(full, (_peer, msg) => {
-      if (msg.data.length <= maxBytes) return TopicValidatorResult.Accept
+      const from = msg.type === 'signed' ? msg.from.toString() : undefined
+      if (gossipFlag(msg.data) === undefined) {
+        this.c.droppedUnframed++
+        this.log.debug({ topic: full, bytes: msg.data.length, from }, 'mesh: gossip without a frame flag dropped')
+        return TopicValidatorResult.Reject
+      }
+      if (msg.data.length - 1 <= maxBytes) return TopicValidatorResult.Accept
       this.c.droppedOversize++
-      this.log.debug({ topic: full, bytes: msg.data.length, limit: maxBytes, from: msg.type === 'signed' ? msg.from.toString() : undefined }, 'mesh: oversized gossip dropped')
+      this.log.debug({ topic: full, bytes: msg.data.length - 1, limit: maxBytes, from }, 'mesh: oversized gossip dropped')
       return TopicValidatorResult.Reject
     })
     pubsub.subscribe(full)
   }
 
-  private onGossip(msg: Message): void {
+  private onGossip(detail: GossipsubMessage): void {
+    const { msg, msgId, propagationSource } = detail
+    // asyncValidation: gossipsub forwards only what we accept here. A DIRECT_TO_ALL message is
+    // only marked valid in gossipsub's message cache: not forwarded, but advertised in IHAVE gossip
+    // for the cache's few heartbeats, so a peer whose direct copy was lost (a send that failed,
+    // a stream that died) still gets it from someone within a gossip round.
+    if (this.node !== undefined) {
+      const pubsub = this.node.services.pubsub
+      if (gossipFlag(msg.data) === RELAY) {
+        this.c.relayed++
+        asyncValidating(pubsub).reportMessageValidationResult(msgId, propagationSource.toString(), TopicValidatorResult.Accept)
+      } else {
+        (pubsub as unknown as { mcache?: { validate?: (id: string) => unknown } }).mcache?.validate?.(msgId)
+      }
+    }
     if (msg.type !== 'signed') return // StrictSign makes this unreachable; keep `from` trustworthy regardless
     const from = msg.from.toString()
+    const data = gossipPayload(msg.data)
     if (msg.topic === peerExchangeTopic(this.meshName)) {
-      this.exchangePeers.learn(from, msg.data)
+      this.exchangePeers.learn(from, data)
       return
     }
     const sub = this.subs.get(msg.topic)
     if (sub === undefined) return
     this.c.messagesIn++
-    this.c.gossipBytesIn += msg.data.length
+    this.c.gossipBytesIn += data.length
     for (const handler of sub.handlers) {
       try {
-        const result: unknown = handler(from, msg.data)
+        const result: unknown = handler(from, data)
         if (result instanceof Promise) result.catch((err: unknown) => { this.onHandlerError(msg.topic, from, err) })
       } catch (err) {
         this.onHandlerError(msg.topic, from, err)
@@ -568,10 +708,30 @@ class Libp2pMeshNode implements MeshNode {
 
   private tick(): void {
     if (this.state !== 'running') return
+    this.repairGossipStreams()
     this.dialer.tick()
     this.exchangePeers.tick()
     this.tickTimer = this.clock.setTimer(() => { this.tick() }, Math.min(this.o.redialIntervalMs ?? DEFAULTS.redialIntervalMs, 1000))
   }
+}
+
+/** Whether a gossipsub outbound stream can still be written (unknown internals: assume so). */
+function writable(stream: unknown): boolean {
+  if (stream === undefined) return false
+  const status = (stream as { rawStream?: { writeStatus?: string } }).rawStream?.writeStatus
+  return status === undefined || status === 'writable'
+}
+
+/**
+ * The class has it (gossipsub's asyncValidation API) but @libp2p/gossipsub 17's interface does not
+ * declare it. Without it nothing would ever be relayed, so its absence is an error.
+ */
+function asyncValidating(pubsub: GossipSub): { reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void } {
+  const p = pubsub as unknown as { reportMessageValidationResult?: unknown }
+  if (typeof p.reportMessageValidationResult !== 'function') {
+    throw new MeshStateError('this @libp2p/gossipsub has no reportMessageValidationResult: the mesh cannot decide what to relay')
+  }
+  return pubsub as unknown as { reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void }
 }
 
 function positive(n: number, name: string): number {

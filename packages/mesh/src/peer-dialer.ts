@@ -115,6 +115,11 @@ export class PeerDialer {
     }
   }
 
+  /** Peers learned from peer exchange and not yet forgotten (connected or not). */
+  knownPeerIds(): IterableIterator<string> {
+    return this.peers.keys()
+  }
+
   stats(): PeerDialerStats {
     return { knownPeers: this.peers.size, ...this.stat }
   }

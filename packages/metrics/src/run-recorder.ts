@@ -9,6 +9,7 @@ import { decodeInto, encodeHistogram } from './histogram-codec.ts'
 import { METRIC_NAMES } from './metric-names.ts'
 import type { MetricName } from './metric-names.ts'
 import { recordResult } from './record-result.ts'
+import type { HistogramFor } from './record-result.ts'
 import type { RequestResult } from './request-result.ts'
 import { meetsSlo } from './slo.ts'
 import type { Slo } from './slo.ts'
@@ -112,6 +113,8 @@ interface WindowState {
   /** Live histograms, or null when the window is frozen into `encoded`. */
   hot: Partial<Record<MetricName, Histogram>> | null
   encoded: Partial<Record<MetricName, string>> | null
+  /** Made once per window, not per recorded request. */
+  histogramFor: HistogramFor
 }
 
 export function createRunRecorder(options: RunRecorderOptions): RunRecorder {
@@ -128,6 +131,7 @@ class Recorder implements RunRecorder {
   private readonly pool: Histogram[] = []
   private readonly cum = emptyCounters()
   private readonly cumHist: Record<MetricName, Histogram>
+  private readonly cumHistogramFor: HistogramFor = (m) => this.cumHist[m]
   private maxIndex = -1
   private watermark: number
   private watermarkIndex = 0
@@ -186,9 +190,9 @@ class Recorder implements RunRecorder {
     const d = deriveMetrics(r)
     const met = this.slo !== undefined && meetsSlo(this.slo, r.ok, r.streamed, d)
     const w = this.windowAt(t)
-    recordResult(w.counters, (m) => this.windowHistogram(w, m), r, d, met)
+    recordResult(w.counters, w.histogramFor, r, d, met)
     w.revision++
-    recordResult(this.cum, (m) => this.cumHist[m], r, d, met)
+    recordResult(this.cum, this.cumHistogramFor, r, d, met)
     this.labelled?.record(r, d)
     if (Number.isFinite(r.intendedAt) && r.intendedAt < this.firstIntended) this.firstIntended = r.intendedAt
     if (Number.isFinite(t) && t > this.lastEnd) this.lastEnd = t
@@ -313,7 +317,8 @@ class Recorder implements RunRecorder {
     const index = this.indexOf(t)
     let w = this.windowsByIndex.get(index)
     if (w === undefined) {
-      w = { index, counters: emptyCounters(), revision: 0, hot: {}, encoded: null }
+      const ws: WindowState = { index, counters: emptyCounters(), revision: 0, hot: {}, encoded: null, histogramFor: (m) => this.windowHistogram(ws, m) }
+      w = ws
       this.windowsByIndex.set(index, w)
       this.hotSet.add(w)
       if (index > this.maxIndex) this.maxIndex = index
