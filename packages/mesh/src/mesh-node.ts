@@ -345,7 +345,15 @@ class Libp2pMeshNode implements MeshNode {
           timeoutMs: PEER_LIST_TIMEOUT_MS
         }, { clock: this.clock, logger: this.log, counters: this.internalCounters })
       })
-      await node.start()
+      try {
+        await node.start()
+      } catch (err) {
+        // libp2p names no address and suggests a config knob users do not have; say which --listen failed.
+        if ((err as Error)?.name === 'UnsupportedListenAddressesError') {
+          throw new MeshConfigError(`listen: cannot listen on ${this.listen.map(String).join(', ')}: the port is in use or the address is not this host's; pick another port or address`)
+        }
+        throw err
+      }
       if (this.stoppedDuringStart()) {
         await node.stop()
         return

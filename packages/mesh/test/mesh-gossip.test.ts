@@ -159,3 +159,20 @@ test('bad options and names are refused up front', async () => {
   assert.throws(() => node.subscribe('a/b', () => {}), MeshConfigError)
   assert.throws(() => node.handleStream('reconcile', async () => new Uint8Array()), /stream protocol "reconcile" is invalid/)
 })
+
+test('a listen port already in use is refused with the address named, and nothing is left running', async () => {
+  const { createServer } = await import('node:net')
+  const busy = createServer()
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+  const port = (busy.address() as { port: number }).port
+  try {
+    const node = createMeshNode({
+      listen: [`/ip4/127.0.0.1/tcp/${port}`], seeds: [], privateKey: await generateKeyPair('Ed25519'),
+      meshName: 'test', clock: createManualClock()
+    })
+    await assert.rejects(node.start(), (e: Error) => e instanceof MeshConfigError && e.message.includes(`/ip4/127.0.0.1/tcp/${port}`) && /in use/.test(e.message))
+    assert.deepEqual(node.addresses(), [])
+  } finally {
+    busy.close()
+  }
+})

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BenchError } from '../bench-error.ts'
 import { fmtFixed, fmtGoal, fmtInt, mdTable, textTable } from '../format.ts'
-import { freePort } from '../ports.ts'
+import { freeListenPort } from '../ports.ts'
 import type { Goal, Status, SuiteBase } from '../results.ts'
 import { runWorker, startServerWorker, workerPath } from '../worker-protocol.ts'
 import type { ServerWorker } from '../worker-protocol.ts'
@@ -154,7 +154,9 @@ async function measureSize(ctx: BenchContext, n: number, repetitions: number, ke
   const mesh = `bench-${n}`
   const agents: AgentProc[] = []
   try {
-    const ports = await Promise.all(Array.from({ length: n }, () => freePort()))
+    const taken = new Set<number>()
+    const ports: number[] = []
+    for (let i = 0; i < n; i++) ports.push(await freeListenPort(taken))
     const seeds = ports.slice(0, 2).map((p) => `127.0.0.1:${p}`)
     for (let from = 0; from < n; from += BOOT_WAVE) {
       const started = await Promise.allSettled(ports.slice(from, from + BOOT_WAVE).map((port, k) => startAgent(ctx, [
