@@ -2,15 +2,10 @@
 // it (the agent's runLocal with the CLI's own flag parsing), so the lag measured is the report's
 // schedule_lag. A short window of the same log first in the same process (the JIT is warm, as it
 // is after a few seconds of any real run), then the measured replay.
-import { systemClock } from '@loadmesh/clock'
 import { decodeHistogram } from '@loadmesh/metrics'
-// Relative: the bench does not depend on the agent or the CLI packages.
-import { runLocal } from '../../../agent/src/index.ts'
-import type { Report } from '../../../report/src/index.ts'
-import { runConfigFromFlags } from '../../../cli/src/run-config-from-flags.ts'
 import { countAboveMs } from '../count-above.ts'
-import { MODEL } from '../payloads.ts'
 import { workerMain } from '../worker-protocol.ts'
+import { warmThenMeasure } from './run-local-pair.ts'
 
 export interface ReplayLagClientConfig {
   deadlineMs: number
@@ -43,24 +38,13 @@ export interface ReplayLagClientResult {
 }
 
 workerMain<ReplayLagClientConfig>(async (c, { measuring }) => {
-  const clock = systemClock()
-  const config = (window: string | null, seed: string) => runConfigFromFlags({
-    replay: c.log,
-    speedup: String(c.speedup),
-    ...(window === null ? {} : { window }),
-    stream: false,
-    'max-in-flight': String(c.maxInFlight),
-    connections: String(c.connections),
-    timeout: '10s',
-    'max-error-rate': '1',
-    seed
-  }, c.baseUrl, MODEL)
-  // A progress consumer that reads the live view, as the CLI's panel does.
-  const onProgress = (p: { live: unknown; health: unknown }): void => { void p.live; void p.health }
-
-  await runLocal(config(c.warmupWindow, `${c.seed}-warmup`), { clock, onProgress })
-  measuring()
-  const r: Report = await runLocal(config(c.window, c.seed), { clock, onProgress })
+  const r = await warmThenMeasure({
+    baseUrl: c.baseUrl, maxInFlight: c.maxInFlight, connections: c.connections, seed: c.seed, measuring,
+    flags: (warmup) => {
+      const window = warmup ? c.warmupWindow : c.window
+      return { replay: c.log, speedup: String(c.speedup), ...(window === null ? {} : { window }), stream: false }
+    }
+  })
   const cpu = r.injector.cpu
   const lag = r.latency_ms.schedule_lag
   const h = decodeHistogram(r.histograms.schedule_lag, 'report.histograms.schedule_lag')
