@@ -17,4 +17,6 @@ export { runVirtual } from './virtual-run.ts'
 export type { VirtualRunOptions, VirtualRunResult } from './virtual-run.ts'
 // The deadline heap behind "one timer for the whole engine"; the simulator's fixed engine uses it too.
 export { EventHeap } from './event-heap.ts'
+export { createHeapAlarm } from './heap-alarm.ts'
+export type { HeapAlarm } from './heap-alarm.ts'
 export type { HeapItem } from './event-heap.ts'

@@ -1,8 +1,8 @@
-import type { Timer } from '@loadmesh/clock'
 import { sampleNormal } from '@loadmesh/workload'
 import type { Engine, EngineContext, EngineFault, EngineStats, SimError, SimRequest, TokenSink } from './engine-types.ts'
 import { EngineConfigError } from './errors.ts'
 import { EventHeap } from './event-heap.ts'
+import { createHeapAlarm } from './heap-alarm.ts'
 import { kvCacheBlocks } from './profile.ts'
 import type { StepProfile } from './profile.ts'
 import { ARRIVING, DONE, DOWN, IDLE, KICK, Replica, RUNNING, STALL, STEP, Seq, WAITING } from './replica.ts'
@@ -87,11 +87,8 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
   const ttftSigma = profile.noise.ttft_sigma
 
   const heap = new EventHeap<Seq | Replica>()
-  let timer: Timer | undefined
-  let armedAt = Number.POSITIVE_INFINITY
   /** Timer callbacks in a row that ran more than JITTER_MS late. */
   let lateTicks = 0
-  let firing = false
   let running = false
   let seqNo = 0
   let rr = 0
@@ -100,22 +97,6 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
 
   const unavailable = (message: string, retryAfterS?: number): SimError =>
     ({ status: 503, type: 'service_unavailable', message, code: null, ...(retryAfterS === undefined ? {} : { retryAfterS }) })
-
-  const arm = (): void => {
-    if (firing) return
-    const top = heap.peek()
-    if (top === undefined) {
-      timer?.cancel()
-      timer = undefined
-      armedAt = Number.POSITIVE_INFINITY
-      return
-    }
-    // An earlier timer fires anyway and re-arms; only an earlier deadline needs a new one.
-    if (timer !== undefined && armedAt <= top.at) return
-    timer?.cancel()
-    armedAt = top.at
-    timer = clock.setTimer(onTimer, top.at - clock.now())
-  }
 
   const kick = (r: Replica, now: number): void => {
     if (r.state !== IDLE) return
@@ -144,40 +125,33 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
     heap.push(r)
   }
 
-  const onTimer = (): void => {
-    timer = undefined
-    const armed = armedAt
-    armedAt = Number.POSITIVE_INFINITY
-    firing = true
-    try {
-      const now = clock.now()
-      lateTicks = now - armed > JITTER_MS ? lateTicks + 1 : 0
-      const catchUp = lateTicks >= 2 ? MAX_CATCH_UP_MS : JITTER_MS
-      for (let top = heap.peek(); top !== undefined && top.at <= now; top = heap.peek()) {
-        heap.pop()
-        if (top instanceof Seq) {
-          arrive(top)
-          continue
-        }
-        const r = top
-        if (r.state === STEP) {
-          const end = r.stepEnd
-          r.finish(now)
-          // A crash or stall injected from a sink changed the state; it owns the replica now.
-          if (r.state === STEP && r.heapIndex < 0) startStep(r, now - end < catchUp ? end : now)
-        } else if (r.state === KICK || r.state === STALL) {
-          startStep(r, now - r.at < catchUp ? r.at : now)
-        } else if (r.state === DOWN) {
-          r.up = true
-          r.state = IDLE
-          if (r.hasWork()) startStep(r, now)
-        }
+  const onTimer = (armed: number): void => {
+    const now = clock.now()
+    lateTicks = now - armed > JITTER_MS ? lateTicks + 1 : 0
+    const catchUp = lateTicks >= 2 ? MAX_CATCH_UP_MS : JITTER_MS
+    for (let top = heap.peek(); top !== undefined && top.at <= now; top = heap.peek()) {
+      heap.pop()
+      if (top instanceof Seq) {
+        arrive(top)
+        continue
       }
-    } finally {
-      firing = false
-      arm()
+      const r = top
+      if (r.state === STEP) {
+        const end = r.stepEnd
+        r.finish(now)
+        // A crash or stall injected from a sink changed the state; it owns the replica now.
+        if (r.state === STEP && r.heapIndex < 0) startStep(r, now - end < catchUp ? end : now)
+      } else if (r.state === KICK || r.state === STALL) {
+        startStep(r, now - r.at < catchUp ? r.at : now)
+      } else if (r.state === DOWN) {
+        r.up = true
+        r.state = IDLE
+        if (r.hasWork()) startStep(r, now)
+      }
     }
   }
+  const alarm = createHeapAlarm(clock, () => heap.peek()?.at, onTimer)
+  const arm = alarm.arm
 
   const arrive = (seq: Seq): void => {
     const r = seq.replica
@@ -326,7 +300,7 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
         const wasRunning = seq.state === RUNNING
         cancelSeq(seq)
         // A replica left with nothing runs no step; one with waiting work gets on with it.
-        if (wasRunning && !firing && seq.replica.state === IDLE && seq.replica.hasWork()) kick(seq.replica, clock.now())
+        if (wasRunning && !alarm.firing && seq.replica.state === IDLE && seq.replica.hasWork()) kick(seq.replica, clock.now())
         arm()
       }
     },
@@ -340,9 +314,7 @@ export function createStepEngine(profile: StepProfile, ctx: EngineContext, opts:
       const err = unavailable('simulator is shutting down')
       const arriving = takeArriving(null)
       for (const it of heap.clear()) if (it instanceof Replica) it.state = IDLE
-      timer?.cancel()
-      timer = undefined
-      armedAt = Number.POSITIVE_INFINITY
+      alarm.reset()
       for (const r of replicas) {
         r.up = true
         r.state = IDLE

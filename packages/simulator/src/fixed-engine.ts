@@ -1,5 +1,5 @@
-import type { Clock, Timer } from '@loadmesh/clock'
-import { EventHeap } from '@loadmesh/sim-engine'
+import type { Clock } from '@loadmesh/clock'
+import { createHeapAlarm, EventHeap } from '@loadmesh/sim-engine'
 import type { HeapItem } from '@loadmesh/sim-engine'
 import type { Engine, EngineFault, EngineStats, SimError, SimRequest, TokenSink } from './engine.ts'
 import type { LatencyModel } from './latency-model.ts'
@@ -85,9 +85,6 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
   let active = 0
   let running = false
   let seq = 0
-  let timer: Timer | undefined
-  let armedAt = Number.POSITIVE_INFINITY
-  let firing = false
   let brownoutFactor = 1
   let brownoutUntil = Number.NEGATIVE_INFINITY
   let stallUntil = Number.NEGATIVE_INFINITY
@@ -115,23 +112,6 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
     while (job.cursor < last) advance(job)
     job.at = job.cursorAt
     heap.push(job)
-  }
-
-  const arm = (): void => {
-    if (firing) return
-    const top = heap.peek()
-    if (top === undefined) {
-      timer?.cancel()
-      timer = undefined
-      armedAt = Number.POSITIVE_INFINITY
-      return
-    }
-    const at = Math.max(top.at, stallUntil)
-    // An earlier timer fires anyway and re-arms; only an earlier deadline needs a new one.
-    if (timer !== undefined && armedAt <= at) return
-    timer?.cancel()
-    armedAt = at
-    timer = clock.setTimer(onTimer, at - clock.now())
   }
 
   const finish = (job: Job, now: number): void => {
@@ -179,28 +159,20 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
     else schedule(job)
   }
 
-  const onTimer = (): void => {
-    timer = undefined
-    // The timer stands for the deadline it was armed for, even if it fired a fraction of a
-    // millisecond early (setTimeout granularity).
-    const armed = armedAt
-    const due = Math.max(clock.now(), armed)
-    armedAt = Number.POSITIVE_INFINITY
-    firing = true
-    try {
-      const now = clock.now()
-      if (due < stallUntil) return
-      lateTicks = now - armed > JITTER_MS ? lateTicks + 1 : 0
-      const behind = lateTicks >= 2
-      for (let top = heap.peek(); top !== undefined && top.at <= due; top = heap.peek()) {
-        heap.pop()
-        release(top, now, due, behind)
-      }
-    } finally {
-      firing = false
-      arm()
+  const onTimer = (armed: number): void => {
+    const now = clock.now()
+    const due = Math.max(now, armed)
+    if (due < stallUntil) return
+    lateTicks = now - armed > JITTER_MS ? lateTicks + 1 : 0
+    const behind = lateTicks >= 2
+    for (let top = heap.peek(); top !== undefined && top.at <= due; top = heap.peek()) {
+      heap.pop()
+      release(top, now, due, behind)
     }
   }
+  // A stall holds every deadline until it ends.
+  const alarm = createHeapAlarm(clock, () => { const top = heap.peek(); return top === undefined ? undefined : Math.max(top.at, stallUntil) }, onTimer)
+  const arm = alarm.arm
 
   const unavailable = (message: string, retryAfterS?: number): SimError =>
     ({ status: 503, type: 'service_unavailable', message, code: null, ...(retryAfterS === undefined ? {} : { retryAfterS }) })
@@ -248,9 +220,7 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
     start() { running = true },
     stop() {
       running = false
-      timer?.cancel()
-      timer = undefined
-      armedAt = Number.POSITIVE_INFINITY
+      alarm.reset()
       failAll(unavailable('simulator is shutting down'))
     },
     active: () => active,
@@ -284,9 +254,7 @@ export function createFixedEngine(opts: FixedEngineOptions): Engine {
         stallUntil = Math.max(stallUntil, now + fault.durationMs)
         stallEnd = stallUntil
         // The armed timer may be due before the stall ends: move it.
-        timer?.cancel()
-        timer = undefined
-        armedAt = Number.POSITIVE_INFINITY
+        alarm.reset()
         arm()
         return
       }
