@@ -4,7 +4,7 @@ import { parseDuration } from '@loadmesh/clock'
 import { parseLengthSpec, parseArrivalKind, parseAdversarialSpec } from '@loadmesh/workload'
 import { parseSlo } from '@loadmesh/metrics'
 import { validateRunConfig, endpointByName, parseEndpointMix, parseLongTail, loadWorkloadSync, nominalWorkload } from '@loadmesh/agent'
-import type { RunConfig, WorkloadSource } from '@loadmesh/agent'
+import type { LoadedWorkload, RunConfig, WorkloadSource } from '@loadmesh/agent'
 import { UsageError } from './exit-codes.ts'
 import type { FlagValues } from './plan-file.ts'
 
@@ -29,6 +29,20 @@ const SYNTHETIC_FLAGS = ['rate', 'concurrency', 'arrival', 'burstiness', 'input-
  * parsed by the package that owns its syntax, and errors keep the flag's name.
  */
 export function runConfigFromFlags (v: FlagValues, target: string, model: string): RunConfig {
+  return runSetupFromFlags(v, target, model).config
+}
+
+/** A RunConfig and the log or model it names (null for a synthetic run), read once. */
+export interface RunSetup {
+  config: RunConfig
+  workload: LoadedWorkload
+}
+
+/**
+ * runConfigFromFlags, also handing back the workload it had to read to size the run, so a local
+ * run does not read and check a large log a second time.
+ */
+export function runSetupFromFlags (v: FlagValues, target: string, model: string): RunSetup {
   const str = (k: keyof typeof DEFAULTS): string => (v[k] as string | undefined) ?? DEFAULTS[k]
   const num = (k: string, text: string): number => {
     const n = Number(text)
@@ -46,10 +60,11 @@ export function runConfigFromFlags (v: FlagValues, target: string, model: string
   const workload = workloadFromFlags(v, num)
   let durationMs = parseDuration(str('duration'), '--duration')
   let rate: number | null = closed ? null : num('rate', str('rate'))
+  let loaded: LoadedWorkload = null
   if (workload !== null) {
     // The log or model is read and checked now: a run never starts on a half-read log, and the
     // plan gets the replay's length and the workload's mean rate.
-    const loaded = loadWorkloadSync({ workload } as RunConfig)
+    loaded = loadWorkloadSync({ workload } as RunConfig)
     let nominal = nominalWorkload(workload, loaded, v.duration !== undefined ? durationMs : null)
     if (nominal.durationMs === null) nominal = nominalWorkload(workload, loaded, durationMs)
     durationMs = nominal.durationMs as number
@@ -58,7 +73,7 @@ export function runConfigFromFlags (v: FlagValues, target: string, model: string
   const maxInFlight = num('max-in-flight', str('max-in-flight'))
   const connections = v.connections !== undefined ? num('connections', v.connections as string) : Math.min(1024, maxInFlight)
   const seed = (v.seed as string | undefined) ?? String(randomInt(1, 2 ** 31))
-  return validateRunConfig({
+  const config = validateRunConfig({
     target,
     model,
     endpoint,
@@ -86,6 +101,7 @@ export function runConfigFromFlags (v: FlagValues, target: string, model: string
     long_tail: v['long-tail'] !== undefined ? parseLongTail(v['long-tail'] as string) : null,
     adversarial: v.adversarial !== undefined ? parseAdversarialSpec(v.adversarial as string) : null
   })
+  return { config, workload: loaded }
 }
 
 function ratio (k: string, text: string): number {

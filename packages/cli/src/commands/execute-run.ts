@@ -2,7 +2,7 @@ import { writeFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { systemClock } from '@loadmesh/clock'
 import { runLocal } from '@loadmesh/agent'
-import type { RunConfig } from '@loadmesh/agent'
+import type { LoadedWorkload, RunConfig } from '@loadmesh/agent'
 import { renderSummary, evaluateGates } from '@loadmesh/report'
 import type { Report } from '@loadmesh/report'
 import { EXIT } from '../exit-codes.ts'
@@ -11,6 +11,8 @@ import type { Io } from '../io.ts'
 
 export interface ExecuteOptions {
   config: RunConfig
+  /** The config's log or model, already read (runSetupFromFlags); read again when absent. */
+  workload?: LoadedWorkload
   apiKey?: string
   out?: string
   quiet: boolean
@@ -40,6 +42,7 @@ export async function executeRun (o: ExecuteOptions): Promise<number> {
     report = await runLocal(o.config, {
       clock: systemClock(),
       apiKey: o.apiKey,
+      ...(o.workload !== undefined ? { workload: o.workload } : {}),
       onProgress: (p) => panel.update(p),
       signal: ac.signal
     })

@@ -1,6 +1,6 @@
 import { UsageError } from '../exit-codes.ts'
 import { RUN_FLAGS, COMMON_FLAGS, formatFlags } from '../options.ts'
-import { runConfigFromFlags } from '../run-config-from-flags.ts'
+import { runSetupFromFlags } from '../run-config-from-flags.ts'
 import type { Io } from '../io.ts'
 import { parseFlags } from './flags.ts'
 import { executeRun } from './execute-run.ts'
@@ -34,7 +34,7 @@ export async function runCommand (argv: string[], io: Io): Promise<number> {
   if (target === undefined) throw new UsageError('--target is required', 'e.g. loadmesh run --target http://127.0.0.1:8000 --rate 5, or try `loadmesh rehearse` for a simulated run')
   const apiKey = (v['api-key'] as string | undefined) ?? io.env.OPENAI_API_KEY
   const model = (v.model as string | undefined) ?? await discoverModel(target, apiKey)
-  const config = runConfigFromFlags(v, target.replace(/\/+$/, ''), model)
+  const { config, workload } = runSetupFromFlags(v, target.replace(/\/+$/, ''), model)
   if (v.seeds !== undefined) {
     const minAgents = intFlag(v, 'min-agents', 1)
     const waitMs = parseDuration((v.wait as string | undefined) ?? '30s', '--wait')
@@ -47,7 +47,7 @@ export async function runCommand (argv: string[], io: Io): Promise<number> {
       await session.close()
     }
   }
-  return executeRun({ config, apiKey, out: v.out as string | undefined, quiet: v.quiet === true, json: v.json === true, io })
+  return executeRun({ config, workload, apiKey, out: v.out as string | undefined, quiet: v.quiet === true, json: v.json === true, io })
 }
 
 /** Without --model, ask the server (GET /v1/models) like most OpenAI clients' users expect. */
