@@ -10,6 +10,7 @@ import type { RunConfig } from './run-config.ts'
 import { createHealthMonitor } from './injector-health.ts'
 import type { InjectorHealth } from './injector-health.ts'
 import { createRequestSource, loadWorkload } from './request-source.ts'
+import { createIdleGc, withoutMemoryReducer } from './idle-gc.ts'
 import type { LoadedWorkload, PlannedRequest } from './request-source.ts'
 
 export interface Progress {
@@ -54,8 +55,9 @@ const NO_ARRIVAL_MS = 1e11
  * same pipeline per agent with its share of the rate; nothing here knows about peers.
  *
  * Only the sends happen at their due times. Everything else the recorder and the live panel do is
- * deferred to the slack between due sends (idle-work.ts in the injector), and the heap is settled
- * before the first due time (heap-settle.ts): both measured to be what delayed sends.
+ * deferred to the slack between due sends (idle-work.ts in the injector), the heap is settled
+ * before the first due time (heap-settle.ts), and an open loop's garbage collections are taken in
+ * its gaps (idle-gc.ts): all measured to be what delayed sends.
  */
 export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promise<Report> {
   const { clock } = opts
@@ -66,6 +68,11 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
 
   const health = createHealthMonitor()
   const idle = createIdleWork(clock)
+  // The open loops hand their gaps to the idle queue through this wrapper, which also takes the
+  // young-generation collections there and holds V8's memory reducer off (idle-gc.ts); a closed
+  // loop has no due times and does not use it.
+  const gc = createIdleGc({ clock })
+  const gapIdle = gc.wrap(idle)
   // `recorder` exists once the start time is known, after the warm-up; nothing is sent before.
   let recorder: RunRecorder | undefined
   // The newest window an event was deferred for: the first event of the next one is the costly one.
@@ -96,7 +103,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
     await injector.warmup(Math.min(config.connections, opts.warmupConnections ?? 8))
   }
   // The alarm thread's start would otherwise land on the first due times.
-  await preparePreciseAlarm()
+  await withoutMemoryReducer(() => preparePreciseAlarm())
   // Setup's survivors would otherwise be copied by the run's first scavenges, sends waiting.
   settleHeap()
   const startedAt = clock.wallNow()
@@ -142,11 +149,13 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
   }
   let ticker = clock.setTimer(function tick () {
     idle.defer(progress, PROGRESS_MS)
+    gc.tick()
     ticker = clock.setTimer(tick, 1000)
   }, 1000)
 
   health.start()
   try {
+    if (config.mode === 'open') gc.begin()
     if (config.mode === 'open' && source.ownArrivals) {
       // Replay and model runs: the workload's own timeline, each arrival with its own request.
       const plan = source.arrivals({ fromMs: 0, toMs: config.duration_ms, rng: rng.split('arrivals') })
@@ -180,7 +189,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
         onScheduled,
         onDropped,
         signal: opts.signal,
-        idle
+        idle: gapIdle
       })
     } else if (config.mode === 'open') {
       const arrivals = createArrivalProcess(
@@ -201,7 +210,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
         onScheduled,
         onDropped,
         signal: opts.signal,
-        idle
+        idle: gapIdle
       })
     } else {
       await runClosedLoop({
@@ -214,6 +223,7 @@ export async function runLocal (config: RunConfig, opts: RunLocalOptions): Promi
       })
     }
   } finally {
+    gc.end()
     ticker.cancel()
     await injector.close()
     idle.close()
