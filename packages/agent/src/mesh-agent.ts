@@ -10,9 +10,9 @@ import {
 import type { BreakdownStore, ClockOffsets, Membership, PlanStatus, PlanStore, ResultsStore } from '@loadmesh/mesh-state'
 import {
   decodeCommand, decodeEnvelope, decodeReconcileRequest, decodeReconcileResponse, encodeEnvelope, encodeReconcileRequest,
-  encodeReconcileResponse, LIMITS, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, reconcileProtocol, windowToWire
+  clockSample, encodeReconcileResponse, LIMITS, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, reconcileProtocol, windowToWire
 } from '@loadmesh/protocol'
-import type { ClockEcho, Command, CommandBody, Envelope, Heartbeat, Member, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
+import type { Command, CommandBody, Envelope, Heartbeat, Member, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
 import { validateRunConfig } from './run-config.ts'
 import type { RunConfig } from './run-config.ts'
 import { createMeshRun } from './mesh-run.ts'
@@ -156,11 +156,22 @@ const DECODE_REASON: Record<string, string> = {
 const GREET_DELAY_MS = 50
 const GREET_GAP_MS = 250
 
-interface LastHeard {
-  seq: number
-  wall_ms: number
-  receivedAt: number
-}
+/**
+ * Clock probe rounds run at most this many at once, and not from this long before a run's T0 until
+ * this long after: the CPU around T0 belongs to the start (see syncClocks).
+ */
+const CLOCK_SYNC_PARALLEL = 2
+/**
+ * Probes per round: the shortest round trip of 8 back-to-back ones is almost always a quiet one
+ * (with 5, rounds taken while a mesh formed were off by up to 7 ms at 8 agents), and each costs
+ * only ~0.5 ms of CPU on the two sides (the round's fixed cost, the stream, is ~6 ms).
+ */
+const CLOCK_PROBES = 8
+const CLOCK_QUIET_BEFORE_T0_MS = 600
+const CLOCK_QUIET_AFTER_T0_MS = 300
+/** Heartbeats and results due this close to T0 wait until just after it (see tick). */
+const T0_QUIET_BEFORE_MS = 25
+const T0_QUIET_AFTER_MS = 15
 
 class MeshAgentImpl implements MeshAgent {
   readonly peerId: string
@@ -176,7 +187,7 @@ class MeshAgentImpl implements MeshAgent {
   /** Each peer's latest cumulative breakdown per run (reconcile answers carry them, not gossip). */
   private readonly breakdowns: BreakdownStore = createBreakdownStore()
   private readonly offsets: ClockOffsets
-  private readonly heard = new Map<string, LastHeard>()
+  private clockSyncsInFlight = 0
   private readonly unsubs: Array<() => void> = []
   private readonly timers = new Set<Timer>()
   private ticker: Timer | null = null
@@ -249,6 +260,7 @@ class MeshAgentImpl implements MeshAgent {
       if (joined) {
         this.reannounce()
         this.greet()
+        this.after(0, () => this.syncClocks())
       }
       this.maybeProposeEpoch()
     }))
@@ -316,8 +328,6 @@ class MeshAgentImpl implements MeshAgent {
     this.counts.heartbeatsIn++
     const outcome = this.members.onHeartbeat(hb)
     if (outcome === 'replay') return
-    this.offsets.onHeartbeat(hb, this.clock.wallNow())
-    this.heard.set(hb.peer_id, { seq: hb.seq, wall_ms: hb.wall_ms, receivedAt: this.clock.now() })
     if (hb.run_id !== '') {
       let peers = this.runningPeers.get(hb.run_id)
       if (peers === undefined) {
@@ -597,11 +607,54 @@ class MeshAgentImpl implements MeshAgent {
 
   private tick(): void {
     if (!this.running) return
+    // Our heartbeat (encode, sign, publish to every peer) and results are not urgent; a run's
+    // first sends are, on every agent: moved out of the few ms around T0.
+    const toT0 = this.nextT0() - this.clock.now()
+    if (toT0 > -T0_QUIET_AFTER_MS && toT0 < T0_QUIET_BEFORE_MS) {
+      this.ticker = this.clock.setTimer(() => this.tick(), toT0 + T0_QUIET_AFTER_MS)
+      return
+    }
     try {
       this.sendHeartbeat()
       this.publishResults()
+      this.syncClocks()
     } finally {
       this.ticker = this.clock.setTimer(() => this.tick(), this.heartbeatMs)
+    }
+  }
+
+  /** The current plan's T0 on our monotonic clock (NaN without one): controllers keep quiet at T0 too. */
+  private nextT0(): number {
+    const cur = this.planStore.current()
+    if (cur === null) return Number.NaN
+    if (this.run !== null && this.run.runId === cur.run_id) return this.run.t0
+    return this.clock.now() + (cur.start_wall_ms - this.clock.wallNow())
+  }
+
+  /**
+   * Measures the clocks of live peers that are due (new ones first, then each every ~30 s) with a
+   * few direct probes each (see ClockOffsets and the mesh's measureClock). Skipped around a run's
+   * T0: the agent's start is what the offsets are there to judge, and it must not share the CPU.
+   */
+  private syncClocks(): void {
+    if (!this.running) return
+    const now = this.clock.now()
+    const toT0 = this.nextT0() - now
+    if (toT0 < CLOCK_QUIET_BEFORE_T0_MS && toT0 > -CLOCK_QUIET_AFTER_T0_MS) return
+    const live = this.members.live().filter((m) => !m.self).map((m) => m.peer_id)
+    for (const peer of this.offsets.due(live, now, CLOCK_SYNC_PARALLEL - this.clockSyncsInFlight)) {
+      this.offsets.onStart(peer, now)
+      this.clockSyncsInFlight++
+      this.node.measureClock(peer, { probes: CLOCK_PROBES }).then((probes) => {
+        this.offsets.onRound(peer, probes.map((p) => clockSample(p.t1, p.t2, p.t3, p.t4)), this.clock.now())
+      }, (err: unknown) => {
+        this.offsets.onFailure(peer, this.clock.now())
+        this.log?.debug({ peer, error: (err as Error)?.message }, 'mesh agent: clock probes failed')
+      }).finally(() => {
+        this.clockSyncsInFlight--
+        // The next due peer now rather than a heartbeat later: a new mesh gets its offsets in one go.
+        if (this.running) this.syncClocks()
+      })
     }
   }
 
@@ -616,11 +669,6 @@ class MeshAgentImpl implements MeshAgent {
     if (this.loopDelay !== null && this.loopDelay.count > 0) {
       this.lastLoopP99 = this.loopDelay.percentile(99) / 1e6
       this.loopDelay.reset()
-    }
-    const echo: ClockEcho[] = []
-    for (const [peer, h] of this.heard) {
-      if (now - h.receivedAt > (this.o.deadAfterMs ?? 5000)) { this.heard.delete(peer); continue }
-      if (echo.length < 256) echo.push({ peer_id: peer, seq: h.seq, wall_ms: h.wall_ms, held_ms: now - h.receivedAt })
     }
     const active = this.run !== null && status !== undefined && status.phase !== 'done'
     const hb: Heartbeat = {
@@ -643,8 +691,7 @@ class MeshAgentImpl implements MeshAgent {
       loop_delay_p99_ms: this.lastLoopP99,
       degraded: this.lastLoopP99 > (this.o.degradedLoopDelayMs ?? 100),
       max_rate: this.o.maxRate ?? 0,
-      listen_addrs: this.node.addresses().filter((a) => a.length <= 256).slice(0, 32),
-      echo
+      listen_addrs: this.node.addresses().filter((a) => a.length <= 256).slice(0, 32)
     }
     // Said while the refused run is the current plan: the controller shows why this agent is idle.
     const refusal = this.lastRefusal

@@ -5,6 +5,7 @@ import { createRunRecorder } from '@loadmesh/metrics'
 import type { BreakdownSnapshot, RunRecorder } from '@loadmesh/metrics'
 import { createInjector, preparePreciseAlarm, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
 import type { Injector } from '@loadmesh/injector'
+import { createPreciseWall } from '@loadmesh/mesh'
 import { scheduleFor } from '@loadmesh/mesh-state'
 import type { EpochTimeline, ScheduleInterval } from '@loadmesh/mesh-state'
 import type { RunPlan } from '@loadmesh/protocol'
@@ -125,8 +126,10 @@ class MeshRunImpl implements MeshRun {
     this.clock = o.clock
     this.runId = o.plan.run_id
     this.durationMs = o.plan.stages.reduce((s, st) => s + st.duration_ms, 0)
-    // Wall T0 mapped once onto the monotonic clock; everything after is monotonic.
-    this.t0 = this.clock.now() + (o.plan.start_wall_ms - this.clock.wallNow())
+    // Wall T0 mapped once onto the monotonic clock; everything after is monotonic. Through the
+    // sub-millisecond wall clock: Date.now() truncates, which started runs up to 1 ms late.
+    const wall = createPreciseWall(this.clock)
+    this.t0 = this.clock.now() + (o.plan.start_wall_ms - wall.now())
     const c = o.config
     // Each agent draws its own request shapes: same plan seed, a stream per peer. A replayed log
     // or a model is read here, before T0 (the plan arrives seconds ahead).

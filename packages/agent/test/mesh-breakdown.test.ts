@@ -95,7 +95,7 @@ test('a peer answering a reconcile with a garbage breakdown: dropped and counted
     const hb: Heartbeat = {
       peer_id: liar.peerId, role: 'agent', weight: 1, seq: ++seq, wall_ms: Date.now(), run_id: '', epoch: 0, plan_id: '', plan_stamp: 0,
       achieved_rate: 0, in_flight: 0, sent: 0, completed: 0, failed: 0, dropped: 0, loop_delay_p99_ms: 0, degraded: false, max_rate: 0,
-      listen_addrs: [], echo: []
+      listen_addrs: []
     }
     await liar.publish('state', encodeEnvelope({ mesh: MESH, body: { type: 'heartbeat', heartbeat: hb } })).catch(() => {})
   }

@@ -13,7 +13,7 @@ export interface EpochLeadOptions {
  * can disagree by the sum of their offsets from us; the proposal itself takes about half a round
  * trip. Twice (largest |offset| + largest round trip) covers both with room for a slow delivery.
  */
-export function epochLeadMs(offsets: readonly PeerClockOffset[], options: EpochLeadOptions = {}): number {
+export function epochLeadMs(offsets: readonly Pick<PeerClockOffset, 'offset_ms' | 'rtt_ms'>[], options: EpochLeadOptions = {}): number {
   const floor = options.floorMs ?? 100
   const cap = Math.max(floor, options.capMs ?? 1500)
   let offset = 0

@@ -53,7 +53,7 @@ export { createResultsStore } from './results-store.ts'
 export type { Coverage, CoverageOptions, PeerCoverage, WindowRange } from './coverage.ts'
 
 export type { ClockOffsets, ClockOffsetsOptions, PeerClockOffset } from './clock-offsets.ts'
-export { createClockOffsets } from './clock-offsets.ts'
+export { createClockOffsets, DRIFT_PPM } from './clock-offsets.ts'
 
 export type { BreakdownStore, BreakdownStoreOptions } from './breakdown-store.ts'
 export { createBreakdownStore } from './breakdown-store.ts'

@@ -1,52 +1,91 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createClockOffsets } from '../src/index.ts'
-import { heartbeat } from './helpers.ts'
+import fc from 'fast-check'
+import { clockSample } from '@loadmesh/protocol'
+import { createClockOffsets, DRIFT_PPM } from '../src/index.ts'
 
-/**
- * Simulates one exchange: we send at our wall time `t1`; the peer (clock `offset` ms ahead of ours)
- * receives it after `up` ms, holds it `held` ms, and its heartbeat reaches us `down` ms later.
- */
-function exchange(seq: number, t1: number, offset: number, up: number, held: number, down: number) {
-  const t2 = t1 + up + offset // their clock
-  const t3 = t2 + held
-  const t4 = t1 + up + held + down // our clock
-  const hb = heartbeat('peer', seq, { wall_ms: t3, echo: [{ peer_id: 'me', seq: seq, wall_ms: t1, held_ms: held }] })
-  return { hb, t4 }
+/** (Epoch-ms doubles resolve ~0.25 µs, hence the 1e-3 ms tolerances.) One probe: the peer's clock is ours + `offset`; the probe takes `up` ms there and the answer `down` ms back. */
+function probe(offset: number, up: number, down: number, t1 = 1_764_300_000_000) {
+  const t2 = t1 + up + offset
+  const t3 = t2 + 0.05
+  return clockSample(t1, t2, t3, t1 + up + 0.05 + down)
 }
 
-test('offset is the median of the last N samples; the best sample is the one with the smallest round trip', () => {
-  const c = createClockOffsets({ selfId: 'me', window: 5 })
-  // True offset +250 ms; symmetric paths give exact samples, asymmetric ones err by (up - down) / 2.
-  const trips: Array<[number, number]> = [[5, 5], [40, 2], [6, 6], [3, 3], [2, 60], [4, 4], [5, 5]]
-  trips.forEach(([up, down], i) => {
-    const { hb, t4 } = exchange(i + 1, 1_000_000 + i * 1000, 250, up, 20, down)
-    const s = c.onHeartbeat(hb, t4)
-    assert.ok(s !== null)
-    assert.equal(s.rtt_ms, up + down)
-  })
-  const o = c.offset('peer')
+function near(actual: number | undefined, expected: number): void {
+  assert.ok(actual !== undefined && Math.abs(actual - expected) < 1e-3, `${actual} is not ${expected}`)
+}
+
+test('each round keeps its shortest round trip; the estimate is within half that trip of the truth', () => {
+  const c = createClockOffsets({ selfId: 'me' })
+  // True offset +250 ms. A loaded loop stretches some trips, and lopsidedly (the error is (up − down) / 2).
+  const o = c.onRound('peer', [probe(250, 4, 0.1), probe(250, 0.1, 0.12), probe(250, 0.3, 9), null], 1000)
   assert.ok(o !== null)
-  // The last 5 samples: errors (6-6)/2=0, 0, (2-60)/2=-29, 0, 0: the median ignores the outlier.
-  assert.equal(o.samples, 5)
-  assert.equal(o.offset_ms, 250)
-  assert.equal(o.min_rtt_ms, 6)
-  assert.equal(o.best_offset_ms, 250)
+  assert.equal(o.samples, 3)
+  assert.equal(o.rounds, 1)
+  assert.ok(Math.abs(o.min_rtt_ms - 0.22) < 1e-3)
+  assert.ok(Math.abs(o.best_offset_ms - 250) <= o.error_ms)
+  assert.ok(o.error_ms <= 0.11 + 1e-3)
   assert.deepEqual(c.all().map((x) => x.peer_id), ['peer'])
 })
 
-test('heartbeats without an echo for us, impossible samples and repeated heartbeats are not samples', () => {
+test('property: whatever the delays, best_offset_ms is within error_ms of the true offset', () => {
+  fc.assert(fc.property(
+    fc.double({ min: -5000, max: 5000, noNaN: true }),
+    fc.array(fc.array(fc.tuple(fc.double({ min: 0, max: 50, noNaN: true }), fc.double({ min: 0, max: 50, noNaN: true })), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }),
+    (offset, rounds) => {
+      const c = createClockOffsets({ selfId: 'me', window: 3 })
+      rounds.forEach((r, i) => { c.onRound('p', r.map(([up, down]) => probe(offset, up, down)), i * 30_000) })
+      const o = c.offset('p')
+      assert.ok(o !== null)
+      assert.ok(Math.abs(o.best_offset_ms - offset) <= o.error_ms + 1e-3, JSON.stringify(o))
+      assert.ok(o.rounds <= 3)
+    }
+  ), { seed: 11, numRuns: 300 })
+})
+
+test('an older, tighter round is preferred only while its drift allowance keeps it tighter', () => {
   const c = createClockOffsets({ selfId: 'me' })
-  assert.equal(c.onHeartbeat(heartbeat('peer', 1), 1000), null)
-  const { hb, t4 } = exchange(2, 1000, 0, 5, 10, 5)
-  // Received "before" it was sent: a stepped clock or a forged echo.
-  assert.equal(c.onHeartbeat(hb, 1000), null)
-  assert.equal(c.offset('peer'), null)
-  const { hb: hb3, t4: t43 } = exchange(3, 1000, 0, 5, 10, 5)
-  assert.notEqual(c.onHeartbeat(hb3, t43), null)
-  assert.equal(c.onHeartbeat(hb3, t43), null)
-  assert.equal(c.offset('peer')?.samples, 1)
-  assert.equal(c.onHeartbeat({ ...hb, peer_id: 'me' }, t4), null)
-  c.forget('peer')
-  assert.equal(c.offset('peer'), null)
+  c.onRound('p', [probe(10, 0.1, 0.1)], 0) // error 0.1
+  const fresh = c.onRound('p', [probe(10.5, 0.5, 0.5)], 1000) // error 0.5; the old one is 0.1 + 0.05 ms of drift
+  near(fresh?.best_offset_ms, 10)
+  near(fresh?.error_ms, 0.1 + 1000 * DRIFT_PPM * 1e-6)
+  const later = c.onRound('p', [probe(11, 0.5, 0.5)], 120_000) // the first is now 6 ms of drift old
+  near(later?.best_offset_ms, 11)
+})
+
+test('schedule: new peers first, then each again after its refresh, failures retried sooner, none twice at once', () => {
+  const c = createClockOffsets({ selfId: 'me', window: 1, refreshMs: 30_000, retryMs: 2000 })
+  assert.deepEqual(c.due(['me', 'b', 'a'], 0, 5), ['a', 'b'])
+  assert.deepEqual(c.due(['b', 'a'], 0, 1), ['a'])
+  c.onStart('a', 0)
+  assert.deepEqual(c.due(['a', 'b'], 0, 5), ['b'], 'a round in flight is not started again')
+  c.onRound('a', [probe(0, 0.1, 0.1)], 10)
+  c.onFailure('b', 10)
+  assert.deepEqual(c.due(['a', 'b'], 1000, 5), [])
+  assert.deepEqual(c.due(['a', 'b'], 2010, 5), ['b'])
+  // A peer's refresh comes between 0.8 and 1.2 of refreshMs after its last round.
+  assert.deepEqual(c.due(['a'], 10 + 0.8 * 30_000 - 1, 5), [])
+  assert.deepEqual(c.due(['a'], 10 + 1.2 * 30_000, 5), ['a'])
+  // A round with no usable sample is a failure.
+  c.onStart('b', 3000)
+  assert.equal(c.onRound('b', [null], 3000), null)
+  assert.deepEqual(c.due(['b'], 4999, 5), [])
+  assert.deepEqual(c.due(['b'], 5000, 5), ['b'])
+  c.forget('a')
+  assert.equal(c.offset('a'), null)
+  assert.equal(c.onRound('me', [probe(0, 1, 1)], 0), null)
+  assert.throws(() => createClockOffsets({ selfId: 'me', window: 0 }), /window must be a positive integer, got 0/)
+})
+
+test('schedule: the first rounds, and a round much looser than the best, are followed soon', () => {
+  const c = createClockOffsets({ selfId: 'me', window: 3, refreshMs: 30_000, warmupMs: 5000, retryMs: 2000 })
+  c.onRound('p', [probe(0, 0.1, 0.1)], 0)
+  assert.deepEqual(c.due(['p'], 0.8 * 5000 - 1, 5), [])
+  assert.deepEqual(c.due(['p'], 1.2 * 5000, 5), ['p'])
+  c.onRound('p', [probe(0, 0.1, 0.1)], 6000)
+  c.onRound('p', [probe(0, 0.1, 0.1)], 12_000)
+  assert.deepEqual(c.due(['p'], 12_000 + 0.8 * 30_000 - 1, 5), [], 'window full: refresh')
+  c.onRound('p', [probe(0, 5, 5)], 40_000) // 50x looser: a busy moment
+  assert.deepEqual(c.due(['p'], 46_000, 5), ['p'])
+  near(c.offset('p')?.min_rtt_ms, 0.2)
 })

@@ -36,7 +36,6 @@ export function heartbeat(peer: string, seq: number, over: Partial<Heartbeat> = 
     degraded: false,
     max_rate: 0,
     listen_addrs: [],
-    echo: [],
     ...over
   }
 }

@@ -6,7 +6,8 @@
  *    learned through peer exchange and not yet forgotten), and gossipsub's floodPublish sent the
  *    message to each of them. Every copy a receiver would forward is then a duplicate, so
  *    receivers deliver it and do not relay it (they still advertise it in IHAVE gossip, which
- *    repairs a lost direct copy). Only with the node's experimental `directPublish` option.
+ *    repairs a lost direct copy, but only towards peers outside their relay mesh: in a mesh of
+ *    at most Dhi + 1 peers there are none). Only with the node's experimental `directPublish` option.
  *  - RELAY: anything else (a peer known but not connected, a stream not open yet, a peer list
  *    still arriving), and every message by default. Receivers relay it through the gossipsub
  *    mesh as usual.
@@ -16,8 +17,9 @@
  * of an idle agent's CPU at 16 agents on 2 cores. A wrong DIRECT_TO_ALL should only cost a peer
  * the publisher does not know of yet (it joined a moment ago through someone else): its connection
  * to the publisher follows within a peer-exchange round trip, and commands issued before that are
- * re-sent to newcomers by their issuers. In practice the 5-agent SIGKILL test (test/mesh-cluster)
- * lost messages with it once a peer died, for a reason not yet found: hence off by default.
+ * re-sent to newcomers by their issuers. The 5-agent SIGKILL test (test/mesh-cluster) failed with
+ * it (false deaths); traced later on a loaded host, the default failed the same way, from heartbeat
+ * timers firing seconds late rather than lost messages (docs/architecture.md): still off by default.
  *
  * The flag is not authenticated beyond the gossip signature (it is inside the signed data), so a
  * member can at worst make its own messages reach fewer peers: it could do that by not sending.

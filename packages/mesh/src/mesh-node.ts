@@ -24,6 +24,8 @@ import { PeerDialer } from './peer-dialer.ts'
 import { MAX_ANNOUNCE_BYTES } from './peer-announce.ts'
 import { PeerExchange } from './peer-exchange.ts'
 import { createStreamHandler, decodeResponse, readFrame, sendFrame } from './request-response.ts'
+import { answerClock, clockProtocol, createPreciseWall, probeClock } from './clock-sync.ts'
+import type { ClockProbe, PreciseWall } from './clock-sync.ts'
 import type { StreamCounters, StreamRequestHandler } from './request-response.ts'
 import { publicKeyBytes, signBytes } from './signing.ts'
 import { DIRECT_TO_ALL, frameGossip, gossipFlag, gossipPayload, RELAY } from './gossip-frame.ts'
@@ -92,6 +94,13 @@ export interface RequestOptions {
 
 export type GossipHandler = (from: string, bytes: Uint8Array) => void
 
+export interface ClockProbeOptions {
+  /** Probes on the one stream (1..16). Default 5: the shortest round trip of a few is what counts. */
+  probes?: number
+  /** Dial, negotiate and all probes within this. Default 5000 ms. */
+  timeoutMs?: number
+}
+
 export interface MeshStats {
   connectedPeers: number
   /** Peers learned through peer exchange and not yet expired. */
@@ -130,6 +139,10 @@ export interface MeshStats {
   requestFailures: number
   dialAttempts: number
   dialFailures: number
+  /** Clock probe exchanges (clock-sync.ts) answered, made, and failed (ours or malformed ones we were sent). */
+  clockSyncsIn: number
+  clockSyncsOut: number
+  clockSyncFailures: number
 }
 
 export interface MeshNode {
@@ -159,6 +172,11 @@ export interface MeshNode {
   /** Answers requests on `protocol`. Returns a function that removes the handler. */
   handleStream(protocol: string, handler: StreamRequestHandler, options?: StreamHandlerOptions): () => void
   request(peerId: string, protocol: string, bytes: Uint8Array, options?: RequestOptions): Promise<Uint8Array>
+  /**
+   * NTP-style probes of `peerId`'s wall clock over a direct stream (see clock-sync.ts): one
+   * exchange per probe, in our wall-clock ms and theirs. Rejects on timeout or a malformed reply.
+   */
+  measureClock(peerId: string, options?: ClockProbeOptions): Promise<ClockProbe[]>
   /** Ed25519 signature over `loadmesh/sig/v1:` + bytes; check with `verifyPeerSignature(peerId, ...)`. */
   sign(bytes: Uint8Array): Promise<Uint8Array>
   /** This node's public key, protobuf-marshalled (for `verifySignature`). */
@@ -187,6 +205,7 @@ const CONNECTION_PING_INTERVAL_MS = 30_000
 const CONNECTION_PING_TIMEOUT_MS = 20_000
 /** A connected peer's missing gossip stream is reopened this long after connecting, and retried this often. */
 const STREAM_REPAIR_MS = 2000
+const CLOCK_SYNC_TIMEOUT_MS = 5000
 
 export function createMeshNode(options: MeshNodeOptions): MeshNode {
   return new Libp2pMeshNode(options)
@@ -228,8 +247,10 @@ class Libp2pMeshNode implements MeshNode {
   private gossipStreamRepairs = 0
   private readonly c = {
     messagesIn: 0, gossipBytesIn: 0, messagesOut: 0, gossipBytesOut: 0, droppedOversize: 0, droppedUnframed: 0,
-    publishedDirect: 0, relayed: 0, handlerErrors: 0, requestsOut: 0, requestFailures: 0
+    publishedDirect: 0, relayed: 0, handlerErrors: 0, requestsOut: 0, requestFailures: 0,
+    clockSyncsIn: 0, clockSyncsOut: 0, clockSyncFailures: 0
   }
+  private wall: PreciseWall | undefined
   private readonly streamCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
   // The peer-list protocol is the mesh's own business; it does not show in the request statistics.
   private readonly internalCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
@@ -264,9 +285,12 @@ class Libp2pMeshNode implements MeshNode {
       maxPeers: positive(o.maxPeers ?? DEFAULTS.maxPeers, 'maxPeers'),
       // A peer still alive is re-announced at least every interval; three missed ones mean gone.
       peerTtlMs: 3 * announceEvery,
-      // Long enough for the other side's dial to complete on a busy host (a dial is a TCP connect
-      // plus three handshakes); shorter only produces duplicate connections.
-      graceMs: Math.max(2000, 2 * redial)
+      // For the smaller peer to hear of us (our nudge announcement) and finish its dial on a busy
+      // host. With 16 agents booting on 2 cores a dial (TCP connect plus three handshakes) took
+      // 3-9 s and hearing of a peer up to ~10 s, so some pairs still dial each other twice
+      // (docs/architecture.md); 10 s made the in-process A - B - C relay test flaky (2 of 6
+      // failed, not explained), 5 s did not (0 of 6).
+      graceMs: Math.max(5000, 3 * redial)
     })
     for (const s of o.seeds) this.dialer.addSeed(s)
     this.exchangePeers = new PeerExchange({
@@ -336,6 +360,18 @@ class Libp2pMeshNode implements MeshNode {
         this.log.debug({ peer: evt.detail.toString() }, 'mesh: peer disconnected')
       })
       for (const reg of this.streams.values()) await this.registerStream(node, reg)
+      await this.registerStream(node, {
+        protocol: clockProtocol(this.meshName),
+        maxInboundStreams: 4,
+        handler: async (stream) => {
+          this.c.clockSyncsIn++
+          const wall = this.preciseWall()
+          answerClock(stream, wall.now, this.clock, CLOCK_SYNC_TIMEOUT_MS, (reason) => {
+            this.c.clockSyncFailures++
+            this.log.debug({ reason }, 'mesh: malformed clock probe')
+          })
+        }
+      })
       await this.registerStream(node, {
         protocol: peerListProtocol(this.meshName),
         maxInboundStreams: 4,
@@ -609,6 +645,42 @@ class Libp2pMeshNode implements MeshNode {
       timer.cancel()
       controller.signal.removeEventListener('abort', onAbort)
     }
+  }
+
+  async measureClock(peerId: string, options: ClockProbeOptions = {}): Promise<ClockProbe[]> {
+    const node = this.requireRunning('measureClock')
+    const timeoutMs = positive(options.timeoutMs ?? CLOCK_SYNC_TIMEOUT_MS, 'timeoutMs')
+    let target: ReturnType<typeof peerIdFromString>
+    try {
+      target = peerIdFromString(peerId)
+    } catch {
+      throw new MeshConfigError(`measureClock: "${peerId}" is not a peer id`)
+    }
+    this.c.clockSyncsOut++
+    const controller = new AbortController()
+    const timer = this.clock.setTimer(() => { controller.abort() }, timeoutMs)
+    let stream: Awaited<ReturnType<Node['dialProtocol']>> | undefined
+    try {
+      stream = await node.dialProtocol(target, clockProtocol(this.meshName), { signal: controller.signal })
+      const wall = this.preciseWall()
+      const probes = await probeClock(stream, wall.now, options.probes ?? 5, controller.signal)
+      await stream.close({ signal: controller.signal }).catch(() => {})
+      return probes
+    } catch (err) {
+      this.c.clockSyncFailures++
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      if (controller.signal.aborted) throw new RequestTimeoutError(`clock probes of ${peerId} not done within ${timeoutMs} ms`)
+      throw new RequestFailedError(`clock probes of ${peerId} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    } finally {
+      timer.cancel()
+    }
+  }
+
+  /** Shared by both directions; refreshed (outside any stamp) before each exchange. */
+  private preciseWall(): PreciseWall {
+    if (this.wall === undefined) this.wall = createPreciseWall(this.clock)
+    else this.wall.refresh()
+    return this.wall
   }
 
   async sign(bytes: Uint8Array): Promise<Uint8Array> {

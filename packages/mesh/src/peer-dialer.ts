@@ -18,7 +18,13 @@ import { seedPeerId } from './seeds.ts'
  *  - A seed that turns out to be ourselves is dropped when its address is an IP or carries our peer
  *    id; a DNS seed is only backed off, because a headless-service name can later resolve to others.
  *  - Two peers that learn of each other at the same time would dial each other twice; the one with
- *    the smaller peer id dials at once, the other only if still unconnected `graceMs` later.
+ *    the smaller peer id dials at once, the other only if still unconnected `graceMs` after it
+ *    learned of the peer or, for a peer it was connected to, after the connection dropped (both
+ *    notice a drop at once: without this both would redial, and the pair would hold two connections).
+ *  - A seed and a discovered peer can be the same node: a peer whose address is a seed's that is
+ *    being dialled is left to that dial, and a seed whose address a connected peer announced is
+ *    taken to be that peer (not dialled again by address). A duplicate connection costs its
+ *    handshakes (then little: docs/architecture.md has the 16-agent measurements).
  *  - Peers not heard of for `peerTtlMs` are forgotten (a dead peer stops being announced).
  *  - No discovered peer is dialled while `maxPeers` connections are open.
  */
@@ -55,8 +61,12 @@ interface Target {
   inFlight: boolean
   /** Seed proven to be this very node (and never anything else). */
   isSelf: boolean
-  learnedAt: number
   lastSeen: number
+  /** The larger peer id's grace runs from here: when it learned of the peer, or saw its connection drop. */
+  waitFrom: number
+  wasConnected: boolean
+  /** A seed's address without /p2p/, to match it with discovered peers. */
+  hostKey: string
 }
 
 export class PeerDialer {
@@ -100,17 +110,28 @@ export class PeerDialer {
     for (const [id, t] of this.peers) {
       if (!t.inFlight && !connected.has(id) && now - t.lastSeen > this.o.peerTtlMs) this.peers.delete(id)
     }
+    for (const t of this.peers.values()) {
+      const isConnected = connected.has(t.key)
+      if (t.wasConnected && !isConnected) t.waitFrom = now
+      t.wasConnected = isConnected
+    }
     const full = connected.size >= this.o.maxPeers
+    const seedsInFlight = new Set<string>()
     for (const t of this.seeds) {
-      if (t.isSelf || t.inFlight || now < t.nextAt) continue
+      if (t.isSelf) continue
+      if (t.peerId === undefined) t.peerId = this.connectedPeerAt(t.hostKey, connected)
+      if (t.inFlight) seedsInFlight.add(t.hostKey)
+      if (t.inFlight || now < t.nextAt) continue
       if (t.peerId !== undefined && connected.has(t.peerId)) continue
       if (full) continue
       this.start(t)
+      if (t.inFlight) seedsInFlight.add(t.hostKey)
     }
     if (full) return
     for (const t of this.peers.values()) {
       if (t.inFlight || now < t.nextAt || connected.has(t.key)) continue
-      if (this.o.selfPeerId > t.key && now - t.learnedAt < this.o.graceMs) continue
+      if (this.o.selfPeerId > t.key && now - t.waitFrom < this.o.graceMs) continue
+      if (seedsInFlight.size > 0 && t.addrs.some((a) => seedsInFlight.has(withoutPeerId(a)))) continue
       this.start(t)
     }
   }
@@ -130,7 +151,15 @@ export class PeerDialer {
 
   private target(kind: 'seed' | 'peer', key: string, addrs: Multiaddr[], peerId: string | undefined): Target {
     const now = this.o.clock.now()
-    return { kind, key, addrs, peerId, failures: 0, nextAt: now, inFlight: false, isSelf: false, learnedAt: now, lastSeen: now }
+    return { kind, key, addrs, peerId, failures: 0, nextAt: now, inFlight: false, isSelf: false, lastSeen: now, waitFrom: now, wasConnected: false, hostKey: hostKey(addrs) }
+  }
+
+  /** A connected discovered peer announced at `host` (a seed's address), if any. */
+  private connectedPeerAt(host: string, connected: ReadonlySet<string>): string | undefined {
+    for (const p of this.peers.values()) {
+      if (connected.has(p.key) && p.addrs.some((a) => withoutPeerId(a) === host)) return p.key
+    }
+    return undefined
   }
 
   private start(t: Target): void {
@@ -172,6 +201,16 @@ export class PeerDialer {
     for (const ch of this.o.selfPeerId + key) h = Math.imul(h ^ ch.charCodeAt(0), 16777619)
     return 0.75 + ((h >>> 0) / 2 ** 32) * 0.5
   }
+}
+
+const P2P_CODE = 421
+
+function withoutPeerId(a: Multiaddr): string {
+  return (a.getComponents().some((c) => c.code === P2P_CODE) ? a.decapsulateCode(P2P_CODE) : a).toString()
+}
+
+function hostKey(addrs: Multiaddr[]): string {
+  return addrs.length === 0 ? '' : withoutPeerId(addrs[0])
 }
 
 function isSelfDial(err: unknown): boolean {

@@ -155,3 +155,69 @@ test('after stop() nothing is dialled', async () => {
   await h.run(1000)
   assert.equal(h.dials.length, 0)
 })
+
+test('when a connection drops, the smaller id redials at once and the larger waits the grace period again', async () => {
+  const h = harness()
+  h.outcome = (addrs) => addrs[0].toString().split('/p2p/')[1]
+  h.dialer.learn(LOW, [multiaddr(`/ip4/10.0.0.2/tcp/1/p2p/${LOW}`)])
+  h.dialer.learn(HIGH, [multiaddr(`/ip4/10.0.0.3/tcp/1/p2p/${HIGH}`)])
+  h.connected.add(LOW) // LOW dialled us
+  await h.run(2000)
+  assert.deepEqual(h.dials.map(([, a]) => a), [`/ip4/10.0.0.3/tcp/1/p2p/${HIGH}`])
+  // Both connections drop long after we learned of the peers (learning alone no longer holds us back).
+  h.dials.length = 0
+  h.connected.delete(LOW)
+  h.connected.delete(HIGH)
+  const droppedAt = h.clock.now()
+  await h.run(300)
+  assert.deepEqual(h.dials.map(([, a]) => a), [`/ip4/10.0.0.3/tcp/1/p2p/${HIGH}`], 'HIGH redialled by us at once; LOW is expected to redial us')
+  await h.run(300)
+  assert.equal(h.dials.length, 2, 'LOW did not redial within the grace period, so we do')
+  assert.equal(h.dials[1][1], `/ip4/10.0.0.2/tcp/1/p2p/${LOW}`)
+  assert.ok(h.dials[1][0] - droppedAt >= 400, `redialled LOW ${h.dials[1][0] - droppedAt} ms after the drop`)
+})
+
+test('a seed and a discovered peer at the same address are one node: never two dials to it', async () => {
+  // The discovered peer is learned while the seed dial to its address is still in flight.
+  const h = harness()
+  let finish: ((id: string) => void) | undefined
+  const pending = new Promise<string>((resolve) => { finish = resolve })
+  h.dialer = new PeerDialer({
+    clock: h.clock,
+    selfPeerId: SELF,
+    connectedPeers: () => h.connected,
+    logger: silentLogger,
+    baseMs: 100,
+    maxMs: 1000,
+    maxPeers: 64,
+    peerTtlMs: 3000,
+    graceMs: 400,
+    dial: async (addrs) => {
+      h.dials.push([h.clock.now(), addrs[0].toString()])
+      const id = addrs[0].toString().includes('/p2p/') ? addrs[0].toString().split('/p2p/')[1] : await pending
+      h.connected.add(id)
+      return id
+    }
+  })
+  h.dialer.addSeed(multiaddr('/ip4/10.0.0.9/tcp/4001'))
+  await h.run(20)
+  h.dialer.learn(HIGH, [multiaddr(`/ip4/10.0.0.9/tcp/4001/p2p/${HIGH}`)])
+  await h.run(200)
+  assert.deepEqual(h.dials.map(([, a]) => a), ['/ip4/10.0.0.9/tcp/4001'], 'the peer at the seed address is left to the seed dial')
+  finish?.(HIGH)
+  await h.run(500)
+  assert.equal(h.dials.length, 1, 'connected through the seed dial: nothing else dialled')
+
+  // The peer is connected (it dialled us) before the seed is first tried: the seed is that peer.
+  const g = harness()
+  g.outcome = () => new Error('must not dial')
+  g.dialer.learn(LOW, [multiaddr(`/ip4/10.0.0.8/tcp/4001/p2p/${LOW}`)])
+  g.connected.add(LOW)
+  g.dialer.addSeed(multiaddr('/ip4/10.0.0.8/tcp/4001'))
+  await g.run(1000)
+  assert.equal(g.dials.length, 0, 'the seed is the connected peer: not dialled')
+  // It leaves: the seed is dialled by address again.
+  g.connected.delete(LOW)
+  await g.run(50)
+  assert.deepEqual(g.dials.map(([, a]) => a).slice(0, 1), ['/ip4/10.0.0.8/tcp/4001'])
+})

@@ -1,5 +1,3 @@
-import type { ClockEcho } from './heartbeat.ts'
-
 export interface ClockSample {
   /** The other peer's wall clock minus ours, ms. */
   offset_ms: number
@@ -8,24 +6,19 @@ export interface ClockSample {
 }
 
 /**
- * NTP's estimate from one echo. We sent a heartbeat at t1 (our wall clock; the echo carries it
- * back); the other peer received it at t2 and sent its own heartbeat, carrying the echo, at t3 (its
- * wall clock); we received that at t4. With held = t3 - t2 (measured on its monotonic clock):
- *   offset = ((t2 - t1) + (t3 - t4)) / 2,  rtt = (t4 - t1) - held.
- * The error of `offset` is at most rtt / 2 (asymmetric paths), so prefer the sample with the
- * smallest rtt over a few heartbeats. Returns null for an impossible sample (negative rtt: a clock
- * stepped, or the echo is not of our heartbeat).
- *
- * @param echo the entry of the other peer's heartbeat whose peer_id is ours
- * @param theirWallMs that heartbeat's wall_ms (t3)
- * @param receivedWallMs our wall clock when we received it (t4)
+ * NTP's estimate from one probe exchange (the mesh's measureClock): we sent at t1 (our wall
+ * clock), the other peer received at t2 and answered at t3 (its wall clock), we received the answer
+ * at t4 (ours):
+ *   offset = ((t2 - t1) + (t3 - t4)) / 2,  rtt = (t4 - t1) - (t3 - t2).
+ * The error of `offset` is at most rtt / 2 (the paths' asymmetry is unknown), so prefer the sample
+ * with the smallest rtt of a few. Returns null for an impossible sample (a negative rtt or hold: a
+ * clock stepped during the exchange, or a lying peer) or non-finite times.
  */
-export function clockSample(echo: ClockEcho, theirWallMs: number, receivedWallMs: number): ClockSample | null {
-  const t1 = echo.wall_ms
-  const t3 = theirWallMs
-  const t2 = t3 - echo.held_ms
-  const t4 = receivedWallMs
-  const rtt = t4 - t1 - echo.held_ms
-  if (!Number.isFinite(rtt) || rtt < 0) return null
-  return { offset_ms: (t2 - t1 + (t3 - t4)) / 2, rtt_ms: rtt }
+export function clockSample(t1: number, t2: number, t3: number, t4: number): ClockSample | null {
+  const held = t3 - t2
+  const rtt = t4 - t1 - held
+  if (!Number.isFinite(rtt) || !Number.isFinite(held) || rtt < 0 || held < 0) return null
+  const offset = (t2 - t1 + (t3 - t4)) / 2
+  if (!Number.isFinite(offset)) return null
+  return { offset_ms: offset, rtt_ms: rtt }
 }

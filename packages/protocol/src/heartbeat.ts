@@ -4,20 +4,6 @@ import { LIMITS } from './limits.ts'
 export type PeerRole = 'agent' | 'controller'
 export const PEER_ROLES: readonly PeerRole[] = ['agent', 'controller']
 
-/**
- * One round-trip clock sample (see clockSample in clock-offset.ts): the echoing peer copies another
- * peer's (seq, wall_ms) and says how long it held it before sending its own heartbeat.
- */
-export interface ClockEcho {
-  /** Whose heartbeat is echoed. */
-  peer_id: string
-  seq: number
-  /** That heartbeat's wall_ms, copied verbatim. */
-  wall_ms: number
-  /** Monotonic ms between receiving that heartbeat and sending this one. */
-  held_ms: number
-}
-
 /** Published on loadmesh/<mesh>/state by every peer, periodically. */
 export interface Heartbeat {
   peer_id: string
@@ -52,7 +38,6 @@ export interface Heartbeat {
   max_rate: number
   /** Multiaddrs other peers can dial. */
   listen_addrs: string[]
-  echo: ClockEcho[]
   /**
    * The latest run this peer refused to execute (target not in the plan's allow-list, over its
    * --max-rate, a config it cannot run), so a controller can show why an agent is idle. Absent
@@ -85,8 +70,7 @@ export function readHeartbeat(v: unknown, path = 'heartbeat'): Heartbeat {
     max_rate: num(o.max_rate, `${path}.max_rate`),
     listen_addrs: list(o.listen_addrs, `${path}.listen_addrs`, LIMITS.listenAddrs).map((a, i) =>
       text(a, `${path}.listen_addrs[${i}]`, LIMITS.addrChars, true)
-    ),
-    echo: list(o.echo, `${path}.echo`, LIMITS.members).map((e, i) => readEcho(e, `${path}.echo[${i}]`))
+    )
   }
   if (o.mono_ms !== undefined) hb.mono_ms = num(o.mono_ms, `${path}.mono_ms`)
   const refused = o.refused_run_id === undefined ? '' : optionalId(o.refused_run_id, `${path}.refused_run_id`)
@@ -95,14 +79,4 @@ export function readHeartbeat(v: unknown, path = 'heartbeat'): Heartbeat {
     hb.refused_reason = o.refused_reason === undefined ? '' : text(o.refused_reason, `${path}.refused_reason`, LIMITS.reasonChars)
   }
   return hb
-}
-
-function readEcho(v: unknown, path: string): ClockEcho {
-  const o = record(v, path)
-  return {
-    peer_id: id(o.peer_id, `${path}.peer_id`),
-    seq: uint(o.seq, `${path}.seq`),
-    wall_ms: num(o.wall_ms, `${path}.wall_ms`),
-    held_ms: num(o.held_ms, `${path}.held_ms`)
-  }
 }

@@ -13,7 +13,7 @@ export {
 export type { Envelope, EnvelopeBody } from './envelope.ts'
 export { encodeEnvelope, decodeEnvelope } from './envelope.ts'
 
-export type { Heartbeat, ClockEcho, PeerRole } from './heartbeat.ts'
+export type { Heartbeat, PeerRole } from './heartbeat.ts'
 export { PEER_ROLES } from './heartbeat.ts'
 
 export type { Command, CommandBody, SignedCommand, RunPlan, Stage, RunStop, RunAbort, EpochChange, Member } from './command.ts'

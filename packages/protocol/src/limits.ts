@@ -8,7 +8,7 @@
  * The major protocol version. A receiver rejects any other value (ERR_VERSION): compatible changes
  * (new fields) keep the version, anything else bumps it (see proto/loadmesh.proto).
  */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 /** One gossipsub message (an encoded Envelope). */
 export const MAX_ENVELOPE_BYTES = 64 * 1024
@@ -36,7 +36,7 @@ export const LIMITS = Object.freeze({
   /** Multiaddrs in a heartbeat. */
   listenAddrs: 32,
   addrChars: 256,
-  /** Clock echoes in a heartbeat, members of an epoch, peers in a reconcile request or response. */
+  /** Members of an epoch, peers in a reconcile request or response. */
   members: 256,
   stages: 256,
   targets: 32,
@@ -74,7 +74,6 @@ export const LIMITS = Object.freeze({
  */
 export const LIST_LIMITS: Readonly<Record<string, number>> = Object.freeze({
   'Heartbeat.listen_addrs': LIMITS.listenAddrs,
-  'Heartbeat.echo': LIMITS.members,
   'RunPlan.stages': LIMITS.stages,
   'RunPlan.target_allow': LIMITS.targets,
   'EpochChange.members': LIMITS.members,

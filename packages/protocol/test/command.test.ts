@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { PROTOCOL_VERSION } from '../src/index.ts'
 import fc from 'fast-check'
 import {
   COMMAND_SIGNING_PREFIX,
@@ -118,14 +119,14 @@ test('plan fields are validated: stages, T0, config JSON, target origins', () =>
   for (const [over, code, message] of cases) {
     throwsProtocol(() => encodeCommand(planCommand(plan(over))), code, message)
     // A peer that skips validation gets the same verdict at the receiver.
-    const raw = rawEncode('Command', { version: 1, ...base, plan: { ...plan(), ...over } })
+    const raw = rawEncode('Command', { version: PROTOCOL_VERSION, ...base, plan: { ...plan(), ...over } })
     refused(decodeCommand(raw), code, message)
   }
 })
 
 test('epoch changes need unique members with positive weights, at most 256', () => {
   const epoch = (members: unknown[], over: Record<string, unknown> = {}) =>
-    rawEncode('Command', { version: 1, ...base, epoch: { run_id: 'run-1', epoch: 1, start_ms: 1000, members, ...over } })
+    rawEncode('Command', { version: PROTOCOL_VERSION, ...base, epoch: { run_id: 'run-1', epoch: 1, start_ms: 1000, members, ...over } })
   const a = { peer_id: PEER_A, weight: 1 }
   refused(decodeCommand(epoch([])), 'ERR_INVALID_FIELD', /epoch\.members: an epoch needs at least one member/)
   refused(decodeCommand(epoch([a, { ...a, weight: 3 }])), 'ERR_INVALID_FIELD', /peer 12D3KooW\w+ is listed twice/)
@@ -140,14 +141,14 @@ test('epoch changes need unique members with positive weights, at most 256', () 
 test('commands need a version, an id, an issuer, a valid mesh and a kind', () => {
   refused(decodeCommand(rawEncode('Command', { ...base, stop: { run_id: 'r' } })), 'ERR_VERSION', /command: no protocol version/)
   refused(decodeCommand(rawEncode('Command', { version: 3, ...base, stop: { run_id: 'r' } })), 'ERR_VERSION', /version 3 is newer/)
-  refused(decodeCommand(rawEncode('Command', { version: 1, ...base })), 'ERR_INVALID_FIELD', /command: has no plan, stop, abort or epoch/)
-  refused(decodeCommand(rawEncode('Command', { version: 1, ...base, id: '', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.id: is missing/)
-  refused(decodeCommand(rawEncode('Command', { version: 1, ...base, issuer: '', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.issuer/)
-  refused(decodeCommand(rawEncode('Command', { version: 1, ...base, mesh: '../x', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.mesh/)
-  refused(decodeCommand(rawEncode('Command', { version: 1, ...base, stop: {} })), 'ERR_INVALID_FIELD', /command\.stop\.run_id: is missing/)
-  const longReason = rawEncode('Command', { version: 1, ...base, abort: { run_id: 'r', reason: 'x'.repeat(1025) } })
+  refused(decodeCommand(rawEncode('Command', { version: PROTOCOL_VERSION, ...base })), 'ERR_INVALID_FIELD', /command: has no plan, stop, abort or epoch/)
+  refused(decodeCommand(rawEncode('Command', { version: PROTOCOL_VERSION, ...base, id: '', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.id: is missing/)
+  refused(decodeCommand(rawEncode('Command', { version: PROTOCOL_VERSION, ...base, issuer: '', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.issuer/)
+  refused(decodeCommand(rawEncode('Command', { version: PROTOCOL_VERSION, ...base, mesh: '../x', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.mesh/)
+  refused(decodeCommand(rawEncode('Command', { version: PROTOCOL_VERSION, ...base, stop: {} })), 'ERR_INVALID_FIELD', /command\.stop\.run_id: is missing/)
+  const longReason = rawEncode('Command', { version: PROTOCOL_VERSION, ...base, abort: { run_id: 'r', reason: 'x'.repeat(1025) } })
   refused(decodeCommand(longReason), 'ERR_TOO_LARGE', /command\.abort\.reason: 1025 characters, limit 1024/)
-  refused(decodeCommand(rawEncode('Command', { version: 1, ...base, lamport: '9007199254740993', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.lamport/)
+  refused(decodeCommand(rawEncode('Command', { version: PROTOCOL_VERSION, ...base, lamport: '9007199254740993', stop: { run_id: 'r' } })), 'ERR_INVALID_FIELD', /command\.lamport/)
   refused(decodeCommand(new Uint8Array(MAX_ENVELOPE_BYTES + 1)), 'ERR_TOO_LARGE', /command: 65537 bytes/)
 })
 

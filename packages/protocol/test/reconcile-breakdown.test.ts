@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { PROTOCOL_VERSION } from '../src/index.ts'
 import { MAX_ENCODED_BREAKDOWN_BYTES } from '@loadmesh/metrics'
 import { LIMITS, ProtocolError, decodeReconcileResponse, encodeReconcileResponse } from '../src/index.ts'
 import type { DecodeResult, ReconcileResponse } from '../src/index.ts'
@@ -28,7 +29,7 @@ test('PeerWindows.breakdown: carried as opaque bytes, absent stays absent, empty
 })
 
 test('PeerWindows.breakdown: a response from a peer that predates the field decodes without one', () => {
-  const old = rawEncode('ReconcileResponse', { version: 1, run_id: 'run-1', responder: PEER_A, peers: [{ peer_id: PEER_A, windows: [], live: true }] })
+  const old = rawEncode('ReconcileResponse', { version: PROTOCOL_VERSION, run_id: 'run-1', responder: PEER_A, peers: [{ peer_id: PEER_A, windows: [], live: true }] })
   assert.equal('breakdown' in ok(decodeReconcileResponse(old)).peers[0], false)
 })
 
@@ -37,7 +38,7 @@ test('PeerWindows.breakdown over the limit is refused on both sides (ERR_TOO_LAR
   const big = new Uint8Array(LIMITS.breakdownBytes + 1)
   const response: ReconcileResponse = { run_id: 'run-1', responder: PEER_A, peers: [{ peer_id: PEER_A, windows: [], live: true, breakdown: big }] }
   assert.throws(() => encodeReconcileResponse(response), (err: unknown) => err instanceof ProtocolError && err.code === 'ERR_TOO_LARGE' && /breakdown/.test(err.message))
-  const raw = rawEncode('ReconcileResponse', { version: 1, run_id: 'run-1', responder: PEER_A, peers: [{ peer_id: PEER_A, windows: [], live: true, breakdown: big }] })
+  const raw = rawEncode('ReconcileResponse', { version: PROTOCOL_VERSION, run_id: 'run-1', responder: PEER_A, peers: [{ peer_id: PEER_A, windows: [], live: true, breakdown: big }] })
   const r = decodeReconcileResponse(raw)
   assert.equal(r.ok, false)
   if (!r.ok) {

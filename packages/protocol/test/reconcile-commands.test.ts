@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { PROTOCOL_VERSION } from '../src/index.ts'
 import {
   RECONCILE_PROTOCOL,
   decodeEnvelope,
@@ -44,7 +45,7 @@ test('a reconcile request may ask for the run\'s commands; the response carries 
 })
 
 test('a response with an empty signed command is refused, not half-read', () => {
-  const bytes = rawEncode('ReconcileResponse', { version: 1, run_id: 'r1', responder: PEER_A, peers: [], commands: [{ payload: new Uint8Array(0), public_key: new Uint8Array(0), signature: new Uint8Array(0) }] })
+  const bytes = rawEncode('ReconcileResponse', { version: PROTOCOL_VERSION, run_id: 'r1', responder: PEER_A, peers: [], commands: [{ payload: new Uint8Array(0), public_key: new Uint8Array(0), signature: new Uint8Array(0) }] })
   const r = decodeReconcileResponse(bytes)
   assert.equal(r.ok, false)
   if (!r.ok) assert.match(r.reason, /commands\[0\]\.payload/)

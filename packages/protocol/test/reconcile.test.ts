@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { PROTOCOL_VERSION } from '../src/index.ts'
 import fc from 'fast-check'
 import {
   LIMITS,
@@ -60,14 +61,14 @@ test('requests and responses round-trip', () => {
 })
 
 test('request and response fields are validated', () => {
-  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: 1, peers: [] })), 'ERR_INVALID_FIELD', /reconcile request\.run_id: is missing/)
-  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: 1, run_id: 'r', peers: [''] })), 'ERR_INVALID_FIELD', /peers\[0\]: is missing/)
-  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: 2, run_id: 'r' })), 'ERR_VERSION', /reconcile request: protocol version 2 is newer/)
+  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: PROTOCOL_VERSION, peers: [] })), 'ERR_INVALID_FIELD', /reconcile request\.run_id: is missing/)
+  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: PROTOCOL_VERSION, run_id: 'r', peers: [''] })), 'ERR_INVALID_FIELD', /peers\[0\]: is missing/)
+  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: PROTOCOL_VERSION + 1, run_id: 'r' })), 'ERR_VERSION', /reconcile request: protocol version \d+ is newer/)
   const many = Array.from({ length: 257 }, (_, i) => `p${i}`)
-  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: 1, run_id: 'r', peers: many })), 'ERR_TOO_LARGE', /ReconcileRequest\.peers has more than 256/)
-  refused(decodeReconcileResponse(rawEncode('ReconcileResponse', { version: 1, run_id: 'r', peers: [] })), 'ERR_INVALID_FIELD', /reconcile response\.responder: is missing/)
+  refused(decodeReconcileRequest(rawEncode('ReconcileRequest', { version: PROTOCOL_VERSION, run_id: 'r', peers: many })), 'ERR_TOO_LARGE', /ReconcileRequest\.peers has more than 256/)
+  refused(decodeReconcileResponse(rawEncode('ReconcileResponse', { version: PROTOCOL_VERSION, run_id: 'r', peers: [] })), 'ERR_INVALID_FIELD', /reconcile response\.responder: is missing/)
   const badWindow = rawEncode('ReconcileResponse', {
-    version: 1,
+    version: PROTOCOL_VERSION,
     run_id: 'r',
     responder: PEER_A,
     peers: [{ peer_id: PEER_B, windows: [{ index: 1, duration_ms: 0, counters: {} }] }]
@@ -87,7 +88,7 @@ test('an oversized frame is refused before decoding; an oversized response canno
 })
 
 test('entry counts are checked on the raw bytes, before anything is built', () => {
-  const header = Buffer.concat([Uint8Array.of(0x08, 0x01), field(2, Buffer.from('r')), field(3, Buffer.from(PEER_A))])
+  const header = Buffer.concat([Uint8Array.of(0x08, PROTOCOL_VERSION), field(2, Buffer.from('r')), field(3, Buffer.from(PEER_A))])
   const emptyWindow = field(2, new Uint8Array(0))
   const peer = (windows: number, windowBody = emptyWindow) => field(4, Buffer.concat([field(1, Buffer.from(PEER_B)), ...Array(windows).fill(windowBody)]))
 

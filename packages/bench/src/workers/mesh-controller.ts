@@ -152,8 +152,8 @@ async function repetition(c: MeshControllerConfig, agent: MeshAgent, n: number, 
       problems.push(`repetition ${rep + 1}: ${peer} ${first === undefined ? 'reported no first send' : 'has no clock offset'}`)
       continue
     }
-    // The sample with the smallest round trip: its error is at most half that trip, where the
-    // median's is whatever the slowest gossip deliveries add.
+    // The shortest-round-trip sample of the tightest probe round: its error is at most
+    // offset.error_ms (half that round trip, plus drift since), whatever the paths' asymmetry.
     maxOffset = Math.max(maxOffset, Math.abs(offset.best_offset_ms))
     skew.push(first - offset.best_offset_ms)
     own.push(first)
@@ -190,8 +190,8 @@ workerMain<MeshControllerConfig>(async (c) => {
     const agentsAlive = (): number => agent.membership().live().filter((m) => m.role === 'agent' && m.state === 'alive').length
     await waitUntil(() => agentsAlive() >= n && node.topicPeers('control').length > 0, `${n} agents alive`, 60_000)
     const joinedMs = performance.now() - start
-    // Clock offsets need a heartbeat each way (our beat echoed in theirs); a start skew is
-    // corrected with them, so wait for every agent's.
+    // Each agent's clock is probed as soon as it joins (a direct stream, a few ms); a start skew
+    // is corrected with the offsets, so wait for every agent's.
     await waitUntil(() => Object.keys(c.agents).every((p) => agent.clockOffsets().offset(p) !== null), 'a clock offset for every agent', 15_000)
     const problems: string[] = []
     const idle0 = await scrapeAll(c.agents, problems)

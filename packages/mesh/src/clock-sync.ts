@@ -1,0 +1,235 @@
+import type { Libp2p } from 'libp2p'
+import type { Clock } from '@loadmesh/clock'
+
+/**
+ * Clock probes: NTP's four timestamps over a direct stream, `/loadmesh/<mesh>/clock/1.0.0`.
+ *
+ * The requester opens one stream and sends a few probes back to back, one at a time; the responder
+ * answers each at once with its wall clock when the probe arrived (t2) and when the answer leaves
+ * (t3). The requester stamps each probe as it sends it (t1) and the answer as it arrives (t4):
+ * offset = ((t2 - t1) + (t3 - t4)) / 2, round trip = (t4 - t1) - (t3 - t2), and the offset's error is
+ * at most half the round trip (whatever the path asymmetry). Stream negotiation happens before the
+ * first t1, so it is in no sample.
+ *
+ * Why not inside gossip: a heartbeat is stamped when it is built, then signed, queued and relayed
+ * by gossipsub, and stamped again on the other side after decoding and verification, on an event
+ * loop that may be busy with anything; those milliseconds land in the sample. Here the stamps are
+ * taken in the stream's 'message' handler and right before `send`, nothing in between.
+ *
+ * Frames have a fixed size (no length prefix), big-endian:
+ *   probe (requester → responder), 4 bytes:  u8 version (1), u8 kind (1), u16 seq
+ *   reply (responder → requester), 20 bytes: u8 version (1), u8 kind (2), u16 seq, f64 t2, f64 t3
+ * Anything else (another version or kind, a reply to a probe not sent, a non-finite time, more
+ * probes than allowed) aborts the stream; the caller counts it.
+ */
+
+type Stream = Awaited<ReturnType<Libp2p['dialProtocol']>>
+
+export const CLOCK_SYNC_VERSION = 1
+const PROBE = 1
+const REPLY = 2
+const PROBE_BYTES = 4
+const REPLY_BYTES = 20
+/** Probes one stream may carry (a requester asks for a handful). */
+export const MAX_CLOCK_PROBES = 16
+
+/** The stream protocol of one mesh (the mesh name keeps two meshes sharing a swarm key apart). */
+export function clockProtocol(meshName: string): string {
+  return `/loadmesh/${meshName}/clock/1.0.0`
+}
+
+/** One exchange, in wall-clock ms: t1 probe sent, t2 probe received, t3 reply sent (theirs), t4 reply received. */
+export interface ClockProbe {
+  t1: number
+  t2: number
+  t3: number
+  t4: number
+}
+
+export class ClockSyncError extends Error {
+  override name = 'ClockSyncError'
+  readonly code = 'ERR_CLOCK_SYNC'
+}
+
+/**
+ * A wall clock with sub-millisecond resolution: the monotonic clock plus (wall − monotonic).
+ *
+ * `Date.now()` is whole milliseconds, truncated: a timestamp read from it is up to 1 ms early (0.5 ms
+ * on average), as large as the whole error budget of a loopback probe. So the difference is taken
+ * at the instant the wall clock's millisecond ticks over (spinning up to 1 ms for an edge, 2.5 at most),
+ * where the wall clock is exact, and re-taken every `refreshMs` (the monotonic clock does not follow
+ * NTP's slewing of the wall clock, by at most 0.5 ms per second). A clock whose readings do not move
+ * while spinning (a manual test clock) gets the plain difference.
+ */
+export interface PreciseWall {
+  /** Wall-clock ms, sub-millisecond. Never spins: stamps taken with it are not delayed by it. */
+  now(): number
+  /** Re-takes the wall − monotonic difference when it is older than `refreshMs` (may spin ~1 ms). */
+  refresh(): void
+}
+
+export function createPreciseWall(clock: Pick<Clock, 'now' | 'wallNow'>, refreshMs = 10_000): PreciseWall {
+  let offset = 0
+  let at = Number.NEGATIVE_INFINITY
+  const wall: PreciseWall = {
+    now: () => clock.now() + offset,
+    refresh() {
+      const now = clock.now()
+      if (now - at < refreshMs && now >= at) return
+      offset = wallMinusMonotonic(clock)
+      at = clock.now()
+    }
+  }
+  wall.refresh()
+  return wall
+}
+
+/** Wall − monotonic clock, ms, to within a few microseconds where the clocks move (see createPreciseWall). */
+export function wallMinusMonotonic(clock: Pick<Clock, 'now' | 'wallNow'>, maxSpinMs = 2.5): number {
+  const start = clock.now()
+  let prevWall = clock.wallNow()
+  let prevMono = clock.now()
+  // The tightest edge seen, should every one be stretched by preemption.
+  let bestGap = Number.POSITIVE_INFINITY
+  let best = Number.NaN
+  for (let i = 0; i < 1_000_000; i++) {
+    const wall = clock.wallNow()
+    const mono = clock.now()
+    if (wall !== prevWall) {
+      // The tick happened between the two wall readings, which a few hundred ns separate unless
+      // the thread was preempted in between (then wait for the next edge).
+      const gap = mono - prevMono
+      if (wall > prevWall && gap < bestGap) { bestGap = gap; best = Math.floor(wall) - prevMono }
+      if (bestGap < 0.02) return best
+      prevWall = wall
+    }
+    if (mono - start > maxSpinMs) break
+    // A clock that does not move on its own never ticks over.
+    if (i === 1000 && mono === start) break
+    prevMono = mono
+  }
+  return Number.isFinite(best) && bestGap < 1 ? best : clock.wallNow() - clock.now()
+}
+
+/**
+ * Sends `probes` probes on an open stream, one at a time, and returns the exchanges, in order.
+ * Rejects with ClockSyncError on a malformed reply; the caller owns the stream (closes or aborts it).
+ */
+export function probeClock(stream: Stream, wall: () => number, probes: number, signal: AbortSignal): Promise<ClockProbe[]> {
+  if (!Number.isSafeInteger(probes) || probes < 1 || probes > MAX_CLOCK_PROBES) {
+    return Promise.reject(new ClockSyncError(`clock probes must be 1..${MAX_CLOCK_PROBES}, got ${probes}`))
+  }
+  return new Promise<ClockProbe[]>((resolve, reject) => {
+    const out: ClockProbe[] = []
+    let pending: Uint8Array = new Uint8Array(0)
+    let t1 = 0
+    let seq = 0
+    let settled = false
+    const finish = (err: Error | null): void => {
+      if (settled) return
+      settled = true
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+      if (err === null) resolve(out)
+      else reject(err)
+    }
+    const send = (): void => {
+      const frame = new Uint8Array(PROBE_BYTES)
+      const v = new DataView(frame.buffer)
+      v.setUint8(0, CLOCK_SYNC_VERSION)
+      v.setUint8(1, PROBE)
+      v.setUint16(2, seq)
+      t1 = wall()
+      stream.send(frame)
+    }
+    const onMessage = (evt: { data: Uint8Array | { subarray(): Uint8Array } }): void => {
+      // Stamped before anything else: this is as close to the wire as the event loop gets.
+      const t4 = wall()
+      if (settled) return
+      pending = append(pending, evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())
+      if (pending.length < REPLY_BYTES) return
+      if (pending.length > REPLY_BYTES) { finish(new ClockSyncError(`clock reply of ${pending.length} bytes where ${REPLY_BYTES} were expected`)); return }
+      const v = new DataView(pending.buffer, pending.byteOffset, REPLY_BYTES)
+      const t2 = v.getFloat64(4)
+      const t3 = v.getFloat64(12)
+      pending = new Uint8Array(0)
+      if (v.getUint8(0) !== CLOCK_SYNC_VERSION || v.getUint8(1) !== REPLY) {
+        finish(new ClockSyncError(`clock reply has version ${v.getUint8(0)} kind ${v.getUint8(1)}; expected version ${CLOCK_SYNC_VERSION} kind ${REPLY}`))
+        return
+      }
+      if (v.getUint16(2) !== seq) { finish(new ClockSyncError(`clock reply for probe ${v.getUint16(2)} while probe ${seq} is outstanding`)); return }
+      if (!Number.isFinite(t2) || !Number.isFinite(t3) || t3 < t2) {
+        finish(new ClockSyncError(`clock reply ${seq} has impossible times t2=${t2} t3=${t3}`))
+        return
+      }
+      out.push({ t1, t2, t3, t4 })
+      seq++
+      if (seq >= probes) { finish(null); return }
+      try { send() } catch (err) { finish(err as Error) }
+    }
+    const onClose = (): void => { finish(new ClockSyncError(`clock stream closed after ${out.length} of ${probes} replies`)) }
+    const onAbort = (): void => { finish(new ClockSyncError(`clock probes timed out after ${out.length} of ${probes} replies`)) }
+    if (signal.aborted) { onAbort(); return }
+    stream.addEventListener('message', onMessage as never)
+    stream.addEventListener('close', onClose)
+    signal.addEventListener('abort', onAbort)
+    try { send() } catch (err) { finish(err as Error) }
+  })
+}
+
+/**
+ * Answers probes on an inbound stream until the requester closes it, `maxProbes` were answered, or
+ * `timeoutMs` passed. Never throws: a malformed probe aborts the stream, and `onBad` hears why.
+ */
+export function answerClock(stream: Stream, wall: () => number, clock: Pick<Clock, 'setTimer'>, timeoutMs: number, onBad: (reason: string) => void): void {
+  let pending: Uint8Array = new Uint8Array(0)
+  let answered = 0
+  const timer = clock.setTimer(() => { stream.abort(new ClockSyncError(`clock probes not done within ${timeoutMs} ms`)) }, timeoutMs)
+  const bad = (reason: string): void => {
+    onBad(reason)
+    stream.abort(new ClockSyncError(reason))
+  }
+  const onMessage = (evt: { data: Uint8Array | { subarray(): Uint8Array } }): void => {
+    const t2 = wall()
+    pending = append(pending, evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())
+    while (pending.length >= PROBE_BYTES) {
+      const v = new DataView(pending.buffer, pending.byteOffset, PROBE_BYTES)
+      if (v.getUint8(0) !== CLOCK_SYNC_VERSION || v.getUint8(1) !== PROBE) {
+        bad(`clock probe has version ${v.getUint8(0)} kind ${v.getUint8(1)}; expected version ${CLOCK_SYNC_VERSION} kind ${PROBE}`)
+        return
+      }
+      if (answered >= MAX_CLOCK_PROBES) { bad(`more than ${MAX_CLOCK_PROBES} clock probes on one stream`); return }
+      const seq = v.getUint16(2)
+      pending = pending.subarray(PROBE_BYTES)
+      const frame = new Uint8Array(REPLY_BYTES)
+      const r = new DataView(frame.buffer)
+      r.setUint8(0, CLOCK_SYNC_VERSION)
+      r.setUint8(1, REPLY)
+      r.setUint16(2, seq)
+      r.setFloat64(4, t2)
+      r.setFloat64(12, wall())
+      answered++
+      try {
+        stream.send(frame)
+      } catch {
+        stream.abort(new ClockSyncError('clock reply could not be sent'))
+        return
+      }
+    }
+  }
+  stream.addEventListener('message', onMessage as never)
+  stream.addEventListener('remoteCloseWrite', () => { stream.close().catch(() => {}) })
+  stream.addEventListener('close', () => {
+    timer.cancel()
+    stream.removeEventListener('message', onMessage as never)
+  })
+}
+
+function append(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a)
+  out.set(b, a.length)
+  return out
+}
