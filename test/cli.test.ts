@@ -125,8 +125,16 @@ test('closed loop with --concurrency and --json output', async () => {
 
 test('Ctrl-C stops the run, keeps what was measured and exits 130', async () => {
   const out = join(tmp, 'interrupted.json')
-  const r = await runCli(['rehearse', '--duration', '60s', '--rate', '20', '--out', out, ...FAST], {
-    onSpawn: (kill) => { setTimeout(() => kill('SIGINT'), 4000) }
+  // Interrupted once requests have completed (the progress line after 5 s of sending), not after a
+  // fixed time from spawn: a slow boot on a busy machine would leave nothing measured to keep.
+  let interrupted = false
+  const r = await runCli(['rehearse', '--duration', '60s', '--rate', '20', '--out', out, ...FAST.filter((f) => f !== '--quiet')], {
+    onStderr: (all, kill) => {
+      if (interrupted || !/completed [1-9]/.test(all)) return
+      interrupted = true
+      kill('SIGINT')
+    },
+    onSpawn: (kill) => { setTimeout(() => { if (!interrupted) { interrupted = true; kill('SIGINT') } }, 30_000) }
   })
   assert.equal(r.code, 130, r.stderr)
   const report = JSON.parse(await readFile(out, 'utf8'))

@@ -9,13 +9,16 @@ export interface CliRun { code: number | null; signal: string | null; stdout: st
  * Runs the real `loadmesh` binary in a child process (the Node that runs the tests, i.e. the
  * project's Node 24). Bounded: killed after `timeoutMs`.
  */
-export function runCli (args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<CliRun> {
+export function runCli (args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; onSpawn?: (kill: (sig: NodeJS.Signals) => void) => void; onStderr?: (all: string, kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+      opts.onStderr?.(stderr, (sig) => child.kill(sig))
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
     child.on('error', reject)
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }) })
