@@ -1,8 +1,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createTestMesh, liveAgents, runConfig, waitFor } from './mesh-helpers.ts'
+import { controllerAndAgents, createTestMesh, runConfig, waitFor } from './mesh-helpers.ts'
 import type { TestMesh } from './mesh-helpers.ts'
-import type { MeshAgent } from '../src/index.ts'
 
 let mesh: TestMesh | undefined
 after(async () => { await mesh?.close() })
@@ -10,11 +9,7 @@ after(async () => { await mesh?.close() })
 test('peers measure each other\'s clocks by direct probes, and keep their heartbeats out of the moments around T0', async (t) => {
   mesh = await createTestMesh()
   const target = await mesh.simulator()
-  const ctlNode = await mesh.node()
-  const controller = await mesh.agent(ctlNode, { role: 'controller' })
-  const agents: MeshAgent[] = []
-  for (let i = 0; i < 3; i++) agents.push(await mesh.agent(await mesh.node(), { role: 'agent', controllers: [ctlNode.peerId] }))
-  await waitFor(() => [controller, ...agents].every((a) => liveAgents(a) === 3), 'every peer sees 3 agents')
+  const { controller, agents } = await controllerAndAgents(mesh, 3)
   // Probes start as soon as a member joins: every peer gets an offset for every other.
   const peers = [controller, ...agents]
   await waitFor(() => peers.every((a) => peers.every((b) => a === b || a.clockOffsets().offset(b.peerId) !== null)), 'an offset for every pair', 10_000)

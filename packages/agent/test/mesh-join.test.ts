@@ -1,8 +1,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createTestMesh, liveAgents, runConfig, waitFor } from './mesh-helpers.ts'
+import { controllerAndAgents, createTestMesh, runConfig, waitFor } from './mesh-helpers.ts'
 import type { TestMesh } from './mesh-helpers.ts'
-import type { MeshAgent } from '../src/index.ts'
 
 let mesh: TestMesh | undefined
 after(async () => { await mesh?.close() })
@@ -10,11 +9,7 @@ after(async () => { await mesh?.close() })
 test('an agent that joins mid-run hears the plan and takes a share from the next epoch', async (t) => {
   mesh = await createTestMesh()
   const target = await mesh.simulator()
-  const ctlNode = await mesh.node()
-  const controller = await mesh.agent(ctlNode, { role: 'controller' })
-  const agents: MeshAgent[] = []
-  for (let i = 0; i < 2; i++) agents.push(await mesh.agent(await mesh.node(), { role: 'agent', controllers: [ctlNode.peerId] }))
-  await waitFor(() => [controller, ...agents].every((a) => liveAgents(a) === 2), 'every peer sees 2 agents')
+  const { ctlNode, controller, agents } = await controllerAndAgents(mesh, 2)
 
   const plan = await controller.publishPlan(runConfig(target, { rate: 20, duration_ms: 7000 }), { startInMs: 1500 })
   await waitFor(() => (agents[0].currentRun()?.status().sent ?? 0) > 0, 'the run started', 10_000)

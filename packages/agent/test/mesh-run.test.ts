@@ -1,9 +1,8 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { summarize } from '@loadmesh/metrics'
-import { createTestMesh, liveAgents, runConfig, waitFor } from './mesh-helpers.ts'
+import { controllerAndAgents, createTestMesh, liveAgents, runConfig, waitFor } from './mesh-helpers.ts'
 import type { TestMesh } from './mesh-helpers.ts'
-import type { MeshAgent } from '../src/index.ts'
 
 let mesh: TestMesh | undefined
 after(async () => { await mesh?.close() })
@@ -11,10 +10,7 @@ after(async () => { await mesh?.close() })
 test('3 agents and a controller share 60 req/s for 4 s; reports through two peers agree', async (t) => {
   mesh = await createTestMesh()
   const target = await mesh.simulator()
-  const ctlNode = await mesh.node()
-  const controller = await mesh.agent(ctlNode, { role: 'controller' })
-  const agents: MeshAgent[] = []
-  for (let i = 0; i < 3; i++) agents.push(await mesh.agent(await mesh.node(), { role: 'agent', controllers: [ctlNode.peerId] }))
+  const { controller, agents } = await controllerAndAgents(mesh, 3)
   const everyone = [controller, ...agents]
   await waitFor(() => everyone.every((a) => liveAgents(a) === 3 && a.membership().live().length === 4), 'every peer sees 3 agents and the controller')
 
