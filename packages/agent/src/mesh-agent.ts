@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 
 import type { Clock, Timer } from '@loadmesh/clock'
-import type { MeshLogger, MeshNode } from '@loadmesh/mesh'
+import type { MeshLogger, MeshNode, PublishOptions } from '@loadmesh/mesh'
 import {
   createBreakdownStore, createClockOffsets, createMembership, createPlanStore, createResultsStore, epochLeadMs, intervalAt, proposeEpochChange,
   scheduleFor
@@ -701,7 +701,8 @@ class MeshAgentImpl implements MeshAgent {
     }
     this.members.onHeartbeat(hb)
     this.counts.heartbeatsOut++
-    this.publish('state', { mesh: this.o.meshName, body: { type: 'heartbeat', heartbeat: hb } }).catch((err: unknown) => this.publishFailed(err))
+    // Periodic: the next heartbeat supersedes this one, so it is not worth relaying (mesh publish options).
+    this.publish('state', { mesh: this.o.meshName, body: { type: 'heartbeat', heartbeat: hb } }, { periodic: true }).catch((err: unknown) => this.publishFailed(err))
   }
 
   /** Own windows into the store, then the changed ones out, ≤ windowsPerDelta per envelope. */
@@ -745,8 +746,8 @@ class MeshAgentImpl implements MeshAgent {
     this.node.publish('results', bytes).catch((err: unknown) => this.publishFailed(err))
   }
 
-  private async publish(topic: 'state' | 'control', env: Envelope): Promise<void> {
-    await this.node.publish(topic, encodeEnvelope(env))
+  private async publish(topic: 'state' | 'control', env: Envelope, options?: PublishOptions): Promise<void> {
+    await this.node.publish(topic, encodeEnvelope(env), options)
   }
 
   private publishFailed(err: unknown): void {

@@ -7,9 +7,10 @@
  *    message to each of them. Every copy a receiver would forward is then a duplicate, so
  *    receivers deliver it and do not relay it (they still advertise it in IHAVE gossip, which
  *    repairs a lost direct copy, but only towards peers outside their relay mesh: in a mesh of
- *    at most Dhi + 1 peers there are none). Only with the node's experimental `directPublish` option.
+ *    at most Dhi + 1 peers there are none). Only for periodic messages (heartbeats: the next one
+ *    supersedes a lost copy), or every message with the node's experimental `directPublish` option.
  *  - RELAY: anything else (a peer known but not connected, a stream not open yet, a peer list
- *    still arriving), and every message by default. Receivers relay it through the gossipsub
+ *    still arriving), and every message that is not periodic by default. Receivers relay it through the gossipsub
  *    mesh as usual.
  *
  * Why: in a full mesh of N peers with relaying, each message crossed the wire about N x D times

@@ -1,6 +1,6 @@
 export { createMeshNode } from './mesh-node.ts'
 export type {
-  MeshNode, MeshNodeOptions, MeshStats, GossipHandler, StreamHandlerOptions, RequestOptions, ClockProbeOptions
+  MeshNode, MeshNodeOptions, MeshStats, GossipHandler, PublishOptions, StreamHandlerOptions, RequestOptions, ClockProbeOptions
 } from './mesh-node.ts'
 export type { StreamRequestHandler, StreamHandlerContext } from './request-response.ts'
 export type { ClockProbe, PreciseWall } from './clock-sync.ts'

@@ -65,11 +65,10 @@ export interface MeshNodeOptions {
   announceIntervalMs?: number
   gossip?: Partial<GossipTuning>
   /**
-   * Experimental, default off: mark messages this node published straight to every peer it knows
-   * of as not to be relayed (see gossip-frame.ts). It cuts an idle 16-agent full mesh's CPU by
-   * about half, but in the 5-agent SIGKILL test (test/mesh-cluster.test.ts) agents then lost
-   * heartbeats or commands once a peer died, and declared live peers dead; not yet explained.
-   * Off, every message is relayed as gossipsub does.
+   * Experimental, default off: mark every message this node published straight to every peer it
+   * knows of as not to be relayed (see gossip-frame.ts), not only the `periodic` ones. A lost
+   * command is not superseded by the next one, and in meshes of up to Dhi + 1 peers gossipsub never
+   * repairs a lost direct copy (docs/architecture.md). Off, only periodic messages skip relays.
    */
   directPublish?: boolean
 }
@@ -90,6 +89,16 @@ export interface RequestOptions {
   timeoutMs?: number
   /** A response declaring more bytes is refused before its body is read. Default 16 MiB. */
   maxResponseBytes?: number
+}
+
+export interface PublishOptions {
+  /**
+   * The message is periodic state that its next one supersedes within a period (heartbeats): when
+   * this node sends it straight to every peer it knows of, receivers deliver it and do not relay it
+   * (see gossip-frame.ts). A direct copy lost on the way costs that peer one period, where relaying
+   * costs every peer D extra copies of every such message. Default false: relayed as gossipsub does.
+   */
+  periodic?: boolean
 }
 
 export type GossipHandler = (from: string, bytes: Uint8Array) => void
@@ -116,9 +125,9 @@ export interface MeshStats {
   /** Inbound gossip without a valid frame flag (see gossip-frame.ts), dropped and not forwarded. */
   droppedUnframed: number
   /**
-   * Messages this node published straight to every peer it knows (receivers do not relay them;
-   * only with `directPublish`), and inbound messages it handed to gossipsub to relay (all of them
-   * by default; see gossip-frame.ts).
+   * Messages this node published straight to every peer it knows (receivers do not relay them:
+   * periodic ones, or all with `directPublish`), and inbound messages it handed to gossipsub to
+   * relay (see gossip-frame.ts).
    */
   publishedDirect: number
   relayed: number
@@ -166,7 +175,7 @@ export interface MeshNode {
    */
   waitForTopicPeers(topic: string, minPeers: number, timeoutMs: number): Promise<void>
   /** Publishes to `loadmesh/<meshName>/<topic>`. Resolves with the number of peers it was sent to directly. */
-  publish(topic: string, bytes: Uint8Array): Promise<number>
+  publish(topic: string, bytes: Uint8Array, options?: PublishOptions): Promise<number>
   /** Handlers never see this node's own messages. Returns the unsubscribe function. */
   subscribe(topic: string, handler: GossipHandler): () => void
   /** Answers requests on `protocol`. Returns a function that removes the handler. */
@@ -358,6 +367,7 @@ class Libp2pMeshNode implements MeshNode {
         this.connected.delete(evt.detail.toString())
         this.connectedAt.delete(evt.detail.toString())
         this.log.debug({ peer: evt.detail.toString() }, 'mesh: peer disconnected')
+        this.exchangePeers.onDisconnect()
       })
       for (const reg of this.streams.values()) await this.registerStream(node, reg)
       await this.registerStream(node, {
@@ -461,20 +471,20 @@ class Libp2pMeshNode implements MeshNode {
     })
   }
 
-  async publish(topic: string, bytes: Uint8Array): Promise<number> {
+  async publish(topic: string, bytes: Uint8Array, options: PublishOptions = {}): Promise<number> {
     const full = fullTopic(this.meshName, validateTopic(topic))
     if (bytes.length > this.maxGossipBytes) {
       throw new MessageTooLargeError(`gossip message of ${bytes.length} bytes on ${topic} is over the ${this.maxGossipBytes}-byte limit; send bulk data over a stream`)
     }
     this.requireRunning('publish')
-    const recipients = await this.publishFramed(full, bytes)
+    const recipients = await this.publishFramed(full, bytes, options.periodic === true)
     this.c.messagesOut++
     this.c.gossipBytesOut += bytes.length
     return recipients
   }
 
-  private async publishFramed(full: string, bytes: Uint8Array): Promise<number> {
-    const flag: GossipFlag = this.o.directPublish === true && this.reachesAll(full) ? DIRECT_TO_ALL : RELAY
+  private async publishFramed(full: string, bytes: Uint8Array, periodic = false): Promise<number> {
+    const flag: GossipFlag = (periodic || this.o.directPublish === true) && this.reachesAll(full) ? DIRECT_TO_ALL : RELAY
     const result = await this.requireNode().services.pubsub.publish(full, frameGossip(flag, bytes))
     if (flag === DIRECT_TO_ALL) this.c.publishedDirect++
     return result.recipients.length

@@ -77,6 +77,25 @@ test('without directPublish (the default) every message is relayed, in a full me
   assert.deepEqual([b, c].map((n, i) => n.stats().relayed - before[i + 1]), [1, 1])
 })
 
+test('a periodic publish (heartbeats) goes straight to every peer and is not relayed; a plain one from the same node is', async () => {
+  const swarmKey = generateSwarmKey()
+  const a = await makeNode({ swarmKey })
+  const b = await makeNode({ swarmKey, seeds: [hostPort(a)] })
+  const c = await makeNode({ swarmKey, seeds: [hostPort(a)] })
+  const got = [a, b, c].map((n) => collect(n, 'state'))
+  await waitFor(() => fullyConnected([a, b, c]), 'all three connected')
+  for (const n of [a, b, c]) await n.waitForTopicPeers('state', 2, 10_000)
+  const before = [a, b, c].map((n) => n.stats().relayed)
+  await a.publish('state', text('heartbeat'), { periodic: true })
+  await waitFor(() => got[1].length === 1 && got[2].length === 1, 'B and C received the periodic message')
+  assert.equal(a.stats().publishedDirect, 1)
+  assert.deepEqual([b, c].map((n, i) => n.stats().relayed - before[i + 1]), [0, 0], 'nobody relayed it')
+  await a.publish('state', text('command'))
+  await waitFor(() => got[1].length === 2 && got[2].length === 2, 'B and C received the plain message')
+  assert.equal(a.stats().publishedDirect, 1)
+  assert.deepEqual([b, c].map((n, i) => n.stats().relayed - before[i + 1]), [1, 1], 'the plain one was relayed')
+})
+
 test('frames: the flag byte round-trips; empty or unknown flags are not ours', () => {
   const payload = text('hello')
   for (const flag of [RELAY, DIRECT_TO_ALL] as const) {

@@ -37,7 +37,7 @@ export function prometheusText (agent: MeshAgent, node: MeshNode): string {
   metric('loadmesh_gossip_messages_out_total', 'counter', 'Gossip messages published.', [[{}, ns.messagesOut]])
   metric('loadmesh_gossip_published_direct_total', 'counter', 'Gossip messages published straight to every known peer (not relayed by receivers).', [[{}, ns.publishedDirect]])
   metric('loadmesh_gossip_stream_repairs_total', 'counter', 'Gossip streams to connected peers reopened after they were lost.', [[{}, ns.gossipStreamRepairs]])
-  metric('loadmesh_gossip_relayed_total', 'counter', 'Inbound gossip messages handed to gossipsub to relay (all of them, unless publishers use the experimental directPublish).', [[{}, ns.relayed]])
+  metric('loadmesh_gossip_relayed_total', 'counter', 'Inbound gossip messages handed to gossipsub to relay (all but the heartbeats their publishers sent straight to every peer).', [[{}, ns.relayed]])
   metric('loadmesh_heartbeats_in_total', 'counter', 'Heartbeats received.', [[{}, st.heartbeatsIn]])
   metric('loadmesh_results_in_total', 'counter', 'Result deltas received.', [[{}, st.resultsIn]])
   metric('loadmesh_publish_failures_total', 'counter', 'Gossip publishes that failed.', [[{}, st.publishFailures]])
