@@ -24,7 +24,7 @@ import { PeerDialer } from './peer-dialer.ts'
 import { MAX_ANNOUNCE_BYTES } from './peer-announce.ts'
 import { PeerExchange } from './peer-exchange.ts'
 import { createStreamHandler, decodeResponse, readFrame, sendFrame } from './request-response.ts'
-import { answerClock, clockProtocol, createPreciseWall, probeClock } from './clock-sync.ts'
+import { answerClock, ClockSyncError, clockProtocol, createPreciseWall, PROBE_WINDOW_MS, probeClock } from './clock-sync.ts'
 import type { ClockProbe, PreciseWall } from './clock-sync.ts'
 import type { StreamCounters, StreamRequestHandler } from './request-response.ts'
 import { publicKeyBytes, signBytes } from './signing.ts'
@@ -195,6 +195,7 @@ export interface MeshNode {
 
 type Services = { identify: unknown, ping: unknown, pubsub: GossipSub }
 type Node = Libp2p<Services>
+type ClockStream = Awaited<ReturnType<Node['dialProtocol']>>
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -215,6 +216,11 @@ const CONNECTION_PING_TIMEOUT_MS = 20_000
 /** A connected peer's missing gossip stream is reopened this long after connecting, and retried this often. */
 const STREAM_REPAIR_MS = 2000
 const CLOCK_SYNC_TIMEOUT_MS = 5000
+/**
+ * A clock stream kept for the next round is closed by the responder after this long unused: well
+ * above the ~30 s between a peer's rounds (clock-offsets), so a mesh keeps one stream per pair.
+ */
+const CLOCK_STREAM_IDLE_MS = 120_000
 
 export function createMeshNode(options: MeshNodeOptions): MeshNode {
   return new Libp2pMeshNode(options)
@@ -260,6 +266,8 @@ class Libp2pMeshNode implements MeshNode {
     clockSyncsIn: 0, clockSyncsOut: 0, clockSyncFailures: 0
   }
   private wall: PreciseWall | undefined
+  /** Per peer, the clock stream of our last round with it, kept open for the next (clock-sync.ts). */
+  private readonly clockStreams = new Map<string, { stream: ClockStream, at: number }>()
   private readonly streamCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
   // The peer-list protocol is the mesh's own business; it does not show in the request statistics.
   private readonly internalCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
@@ -376,9 +384,15 @@ class Libp2pMeshNode implements MeshNode {
         handler: async (stream) => {
           this.c.clockSyncsIn++
           const wall = this.preciseWall()
-          answerClock(stream, wall.now, this.clock, CLOCK_SYNC_TIMEOUT_MS, (reason) => {
-            this.c.clockSyncFailures++
-            this.log.debug({ reason }, 'mesh: malformed clock probe')
+          answerClock(stream, {
+            wall: wall.now,
+            refresh: () => { wall.refresh() },
+            clock: this.clock,
+            idleMs: CLOCK_STREAM_IDLE_MS,
+            onBad: (reason) => {
+              this.c.clockSyncFailures++
+              this.log.debug({ reason }, 'mesh: malformed clock probe')
+            }
           })
         }
       })
@@ -429,6 +443,8 @@ class Libp2pMeshNode implements MeshNode {
     this.dialer.stop()
     this.tickTimer?.cancel()
     this.exchangePeers.stop()
+    for (const { stream } of this.clockStreams.values()) stream.abort(new MeshStateError('mesh node stopped'))
+    this.clockStreams.clear()
     this.connected.clear()
     await this.node?.stop()
   }
@@ -669,13 +685,27 @@ class Libp2pMeshNode implements MeshNode {
     this.c.clockSyncsOut++
     const controller = new AbortController()
     const timer = this.clock.setTimer(() => { controller.abort() }, timeoutMs)
-    let stream: Awaited<ReturnType<Node['dialProtocol']>> | undefined
+    // The stream kept from this peer's last round, if it is still open and its round is far enough
+    // back for the responder's budget; taken out of the pool while in use.
+    const kept = this.clockStreams.get(peerId)
+    this.clockStreams.delete(peerId)
+    let stream = kept !== undefined && reusable(kept.stream) && this.clock.now() - kept.at >= PROBE_WINDOW_MS ? kept.stream : undefined
+    if (kept !== undefined && stream === undefined) kept.stream.abort(new ClockSyncError('clock stream replaced'))
+    const probes = options.probes ?? 5
     try {
-      stream = await node.dialProtocol(target, clockProtocol(this.meshName), { signal: controller.signal })
-      const wall = this.preciseWall()
-      const probes = await probeClock(stream, wall.now, options.probes ?? 5, controller.signal)
-      await stream.close({ signal: controller.signal }).catch(() => {})
-      return probes
+      let result: ClockProbe[]
+      try {
+        stream ??= await node.dialProtocol(target, clockProtocol(this.meshName), { signal: controller.signal })
+        result = await probeClock(stream, this.preciseWall().now, probes, controller.signal)
+      } catch (err) {
+        // A kept stream the responder closed meanwhile (idle, restarted): once more on a new one.
+        if (stream === undefined || stream === kept?.stream || controller.signal.aborted) throw err
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        stream = await node.dialProtocol(target, clockProtocol(this.meshName), { signal: controller.signal })
+        result = await probeClock(stream, this.preciseWall().now, probes, controller.signal)
+      }
+      this.keepClockStream(peerId, stream)
+      return result
     } catch (err) {
       this.c.clockSyncFailures++
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
@@ -684,6 +714,19 @@ class Libp2pMeshNode implements MeshNode {
     } finally {
       timer.cancel()
     }
+  }
+
+  private keepClockStream(peerId: string, stream: ClockStream): void {
+    if (this.state !== 'running' || this.clockStreams.has(peerId) || !reusable(stream)) {
+      stream.close().catch(() => {})
+      return
+    }
+    const entry = { stream, at: this.clock.now() }
+    this.clockStreams.set(peerId, entry)
+    const drop = (): void => { if (this.clockStreams.get(peerId) === entry) this.clockStreams.delete(peerId) }
+    stream.addEventListener('close', drop)
+    // The responder closes an idle stream: close ours too rather than find it closed at the next round.
+    stream.addEventListener('remoteCloseWrite', () => { drop(); stream.close().catch(() => {}) })
   }
 
   /** Shared by both directions; refreshed (outside any stamp) before each exchange. */
@@ -803,6 +846,11 @@ class Libp2pMeshNode implements MeshNode {
     this.exchangePeers.tick()
     this.tickTimer = this.clock.setTimer(() => { this.tick() }, Math.min(this.o.redialIntervalMs ?? DEFAULTS.redialIntervalMs, 1000))
   }
+}
+
+/** A kept clock stream still usable for a round: open, and neither side done writing or reading. */
+function reusable(stream: ClockStream): boolean {
+  return stream.status === 'open' && stream.writeStatus === 'writable' && stream.readStatus === 'readable' && stream.remoteWriteStatus === 'writable'
 }
 
 /** Whether a gossipsub outbound stream can still be written (unknown internals: assume so). */

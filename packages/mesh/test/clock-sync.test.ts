@@ -27,6 +27,41 @@ test('two nodes on one host measure each other\'s clock: every probe is within h
   assert.equal(b.stats().clockSyncFailures, 0)
 })
 
+test('later rounds with a peer reuse its clock stream; a peer that closed it gets a new one', async () => {
+  const a = await makeNode()
+  const b = await makeNode({ seeds: [hostPort(a)] })
+  await waitFor(() => b.connectedPeers().includes(a.peerId) && a.connectedPeers().includes(b.peerId), 'connected both ways')
+  for (let round = 0; round < 3; round++) {
+    if (round > 0) await new Promise((r) => setTimeout(r, 1050)) // the responder's budget: 16 probes a second per stream
+    assert.equal((await a.measureClock(b.peerId, { probes: 8 })).length, 8)
+  }
+  assert.equal(a.stats().clockSyncsOut, 3)
+  assert.equal(b.stats().clockSyncsIn, 1, 'three rounds, one stream')
+  // Back to back, within the responder's one-second budget window: a second stream, not an abort.
+  assert.equal((await a.measureClock(b.peerId, { probes: 16 })).length, 16)
+  assert.equal(b.stats().clockSyncsIn, 2)
+  assert.equal(b.stats().clockSyncFailures + a.stats().clockSyncFailures, 0)
+})
+
+test('a responder answers round after round on one stream and closes it once idle', async () => {
+  const clock = createManualClock()
+  const wall = (): number => Date.now()
+  const r = pipe()
+  const bad: string[] = []
+  let refreshed = 0
+  answerClock(r.b as unknown as AnyStream, { wall, refresh: () => { refreshed++ }, clock, idleMs: 120_000, onBad: (reason) => bad.push(reason) })
+  for (let round = 0; round < 3; round++) {
+    assert.equal((await probeClock(r.a as unknown as AnyStream, wall, 16, new AbortController().signal)).length, 16)
+    clock.advance(30_000)
+  }
+  assert.deepEqual(bad, [])
+  assert.ok(refreshed >= 48, 'the wall is refreshed between probes')
+  assert.equal(r.b.closed, false, 'probed every 30 s: kept open')
+  clock.advance(90_000)
+  assert.equal(r.b.closed, true, 'closed after 120 s without a probe')
+  assert.equal(r.b.aborted, null, 'closed, not aborted')
+})
+
 test('probing a peer that is not there fails with a typed error and is counted', async () => {
   const a = await makeNode()
   const b = await makeNode()
@@ -103,21 +138,21 @@ test('malformed frames abort the exchange on either side, with the reason', asyn
   // A requester sending garbage, then one sending more probes than allowed.
   const bad: string[] = []
   const r3 = pipe()
-  answerClock(r3.b as unknown as AnyStream, wall, clock, 5000, (reason) => bad.push(reason))
+  answerClock(r3.b as unknown as AnyStream, { wall, clock, idleMs: 5000, onBad: (reason) => bad.push(reason) })
   r3.a.send(Uint8Array.of(7, 7, 0, 0))
   await new Promise((r) => setTimeout(r, 5))
   assert.match(bad[0] ?? '', /clock probe has version 7 kind 7/)
   assert.ok(r3.b.aborted !== null)
   const r4 = pipe()
-  answerClock(r4.b as unknown as AnyStream, wall, clock, 5000, (reason) => bad.push(reason))
+  answerClock(r4.b as unknown as AnyStream, { wall, clock, idleMs: 5000, onBad: (reason) => bad.push(reason) })
   const many = new Uint8Array(4 * 17)
   for (let i = 0; i < 17; i++) many.set([1, 1, 0, i], i * 4)
   r4.a.send(many)
   await new Promise((r) => setTimeout(r, 5))
-  assert.match(bad[1] ?? '', /more than 16 clock probes on one stream/)
+  assert.match(bad[1] ?? '', /more than 16 clock probes within 1000 ms on one stream/)
   // And a well-formed exchange over the same pipe works.
   const r5 = pipe()
-  answerClock(r5.b as unknown as AnyStream, wall, clock, 5000, (reason) => bad.push(reason))
+  answerClock(r5.b as unknown as AnyStream, { wall, clock, idleMs: 5000, onBad: (reason) => bad.push(reason) })
   const probes = await probeClock(r5.a as unknown as AnyStream, wall, 4, new AbortController().signal)
   assert.equal(probes.length, 4)
   assert.equal(bad.length, 2)
