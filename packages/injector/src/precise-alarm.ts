@@ -93,8 +93,9 @@ class Hub {
   private readonly gen: Int32Array
   private readonly dl: Float64Array
   /**
-   * performance.now() + offset = process.hrtime() in ms, the helper's time base. (The helper reads
-   * hrtime itself: a worker's performance.now() was measured 2 ms off the main thread's.)
+   * performance.now() + offset = process.hrtime() in ms, the helper's time base. (The helper
+   * calibrates its own performance.now() against hrtime the same way: a worker's performance.now()
+   * was measured 2 ms off the main thread's.)
    */
   private readonly offset: number
   private readonly rings: Array<(() => void) | null> = new Array<(() => void) | null>(SLOTS).fill(null)
