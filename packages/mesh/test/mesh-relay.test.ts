@@ -13,6 +13,19 @@ function collect(node: MeshNode, topic: string): Array<[string, string]> {
   return got
 }
 
+/** Three default nodes, all connected and subscribed to 'state', with what each received and its relay count so far. */
+async function fullMeshOfThree() {
+  const swarmKey = generateSwarmKey()
+  const a = await makeNode({ swarmKey })
+  const b = await makeNode({ swarmKey, seeds: [hostPort(a)] })
+  const c = await makeNode({ swarmKey, seeds: [hostPort(a)] })
+  const got = [a, b, c].map((n) => collect(n, 'state'))
+  await waitFor(() => fullyConnected([a, b, c]), 'all three connected')
+  for (const n of [a, b, c]) await n.waitForTopicPeers('state', 2, 10_000)
+  const before = [a, b, c].map((n) => n.stats().relayed)
+  return { a, b, c, got, before }
+}
+
 test('directPublish: in a full mesh every publish goes straight to all peers and nobody relays it', async () => {
   const swarmKey = generateSwarmKey()
   const a = await makeNode({ swarmKey, directPublish: true })
@@ -63,14 +76,7 @@ test('A - B - C in a line (A and C may not connect): messages still cross B, whi
 })
 
 test('without directPublish (the default) every message is relayed, in a full mesh too', async () => {
-  const swarmKey = generateSwarmKey()
-  const a = await makeNode({ swarmKey })
-  const b = await makeNode({ swarmKey, seeds: [hostPort(a)] })
-  const c = await makeNode({ swarmKey, seeds: [hostPort(a)] })
-  const got = [a, b, c].map((n) => collect(n, 'state'))
-  await waitFor(() => fullyConnected([a, b, c]), 'all three connected')
-  for (const n of [a, b, c]) await n.waitForTopicPeers('state', 2, 10_000)
-  const before = [a, b, c].map((n) => n.stats().relayed)
+  const { a, b, c, got, before } = await fullMeshOfThree()
   await a.publish('state', text('from A'))
   await waitFor(() => got[1].length === 1 && got[2].length === 1, 'B and C received it')
   assert.equal(a.stats().publishedDirect, 0)
@@ -78,14 +84,7 @@ test('without directPublish (the default) every message is relayed, in a full me
 })
 
 test('a periodic publish (heartbeats) goes straight to every peer and is not relayed; a plain one from the same node is', async () => {
-  const swarmKey = generateSwarmKey()
-  const a = await makeNode({ swarmKey })
-  const b = await makeNode({ swarmKey, seeds: [hostPort(a)] })
-  const c = await makeNode({ swarmKey, seeds: [hostPort(a)] })
-  const got = [a, b, c].map((n) => collect(n, 'state'))
-  await waitFor(() => fullyConnected([a, b, c]), 'all three connected')
-  for (const n of [a, b, c]) await n.waitForTopicPeers('state', 2, 10_000)
-  const before = [a, b, c].map((n) => n.stats().relayed)
+  const { a, b, c, got, before } = await fullMeshOfThree()
   await a.publish('state', text('heartbeat'), { periodic: true })
   await waitFor(() => got[1].length === 1 && got[2].length === 1, 'B and C received the periodic message')
   assert.equal(a.stats().publishedDirect, 1)
