@@ -15,7 +15,7 @@ import {
 import type { Command, CommandBody, Envelope, Heartbeat, Member, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
 import { validateRunConfig } from './run-config.ts'
 import type { RunConfig } from './run-config.ts'
-import { createMeshRun } from './mesh-run.ts'
+import { createMeshRun, prepareMeshRuns } from './mesh-run.ts'
 import type { MeshRun } from './mesh-run.ts'
 import { signCommand, verifyCommand } from './mesh-commands.ts'
 import { buildMeshReport } from './mesh-report.ts'
@@ -47,6 +47,12 @@ export interface MeshAgentOptions {
   epochGraceMs?: number
   /** Windows per results envelope. Default 20. */
   windowsPerDelta?: number
+  /**
+   * An agent builds what its first run needs (prompt pool, codecs, alarm thread: ~60 ms of CPU)
+   * this long after start, while idle, instead of when its first plan arrives. Default 2000 ms;
+   * negative: never (the first run builds it).
+   */
+  prepareAfterMs?: number
 }
 
 export interface PublishPlanOptions {
@@ -193,6 +199,8 @@ class MeshAgentImpl implements MeshAgent {
   private ticker: Timer | null = null
   private seq = 0
   private startedAt = 0
+  /** Run id → clock.now() when its plan arrived: epoch 0 is the controller's during the grace period. */
+  private readonly planSeenAt = new Map<string, number>()
   private running = false
   private stopped = false
   private loopDelay: ReturnType<typeof monitorEventLoopDelay> | null = null
@@ -264,6 +272,9 @@ class MeshAgentImpl implements MeshAgent {
       }
       this.maybeProposeEpoch()
     }))
+    const prepareAfter = this.o.prepareAfterMs ?? 2000
+    // Not at once: right after start the node is dialling and identifying its first peers.
+    if (this.o.role === 'agent' && prepareAfter >= 0) this.after(prepareAfter, prepareMeshRuns)
     this.tick()
   }
 
@@ -472,6 +483,7 @@ class MeshAgentImpl implements MeshAgent {
     }
     // A plan without an epoch gets one from the agents after a grace period (the controller
     // normally sends epoch 0 right after the plan).
+    bounded(this.planSeenAt, plan.run_id, this.clock.now())
     this.after(this.o.epochGraceMs ?? 1000, () => {
       if (this.planStore.timeline(plan.run_id).latest === null) this.maybeProposeEpoch()
     })
@@ -546,6 +558,12 @@ class MeshAgentImpl implements MeshAgent {
       this.after(warmFor, () => this.maybeProposeEpoch())
       return
     }
+    // Epoch 0 is the controller's, sent right after its plan. Without this, any membership change
+    // in between (peers' heartbeats change as they adopt the plan) had every agent propose its own
+    // epoch 0 at once: 12 of 16 did, a burst of signed commands 2 s before T0.
+    const seen = this.planSeenAt.get(cur.run_id)
+    const grace = this.o.epochGraceMs ?? 1000
+    if (cur.epochs.latest === null && seen !== undefined && this.clock.now() - seen < grace) return
     const live = this.members.loadMembers()
     // Epochs start on a heartbeat boundary a measured lead ahead (offsets and round trips), and a
     // change that only loses members starts when everyone agrees they died: the takeover costs

@@ -1,5 +1,5 @@
 import type { Clock, Timer } from '@loadmesh/clock'
-import { createArrivalProcess, createRng, countTokens } from '@loadmesh/workload'
+import { createArrivalProcess, createRng, countTokens, preparePromptPool } from '@loadmesh/workload'
 import type { Rng } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { BreakdownSnapshot, RunRecorder } from '@loadmesh/metrics'
@@ -8,6 +8,7 @@ import type { Injector } from '@loadmesh/injector'
 import { createPreciseWall } from '@loadmesh/mesh'
 import { scheduleFor } from '@loadmesh/mesh-state'
 import type { EpochTimeline, ScheduleInterval } from '@loadmesh/mesh-state'
+import { prepareCodecs } from '@loadmesh/protocol'
 import type { RunPlan } from '@loadmesh/protocol'
 import type { RunConfig } from './run-config.ts'
 import { createRequestSource, loadWorkloadSync } from './request-source.ts'
@@ -86,6 +87,18 @@ interface Loop {
   ctrl: AbortController
   stopTimer: Timer | null
   promise: Promise<unknown>
+}
+
+/**
+ * Builds, once per process, what a first run would otherwise build when its plan arrives: the
+ * prompt pool (~40 ms of CPU), the wire codecs (~15 ms) and the alarm thread (a new isolate). A
+ * plan arrives a couple of seconds before T0 and every agent adopts it at once, so on a shared
+ * host that work delayed the plan's relays and the agents' first sends. Idempotent.
+ */
+export function prepareMeshRuns(): void {
+  preparePromptPool()
+  prepareCodecs()
+  void preparePreciseAlarm()
 }
 
 export function createMeshRun(o: MeshRunOptions): MeshRun {
@@ -185,7 +198,7 @@ class MeshRunImpl implements MeshRun {
   }
 
   status(): MeshRunStatus {
-    const c = this.recorder.cumulative().counters
+    const c = this.recorder.counters()
     return {
       phase: this.phase,
       epoch: this.schedule.find((iv) => iv.from_ms <= this.relNow() && this.relNow() < iv.to_ms)?.epoch ?? null,
@@ -207,7 +220,7 @@ class MeshRunImpl implements MeshRun {
     // Both read synchronously, so `finished` counts exactly the requests the breakdown holds.
     const breakdown = this.recorder.breakdown()
     if (breakdown === null) return null
-    const c = this.recorder.cumulative().counters
+    const c = this.recorder.counters()
     return { finished: c.completed + c.failed, final: this.phase === 'done', breakdown }
   }
 

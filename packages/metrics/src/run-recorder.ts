@@ -83,6 +83,8 @@ export interface RunRecorder {
    */
   record(result: RequestResult): void
   cumulative(): Cumulative
+  /** The cumulative counters alone (a copy): what a status line needs, without copying histograms. */
+  counters(): Counters
   /**
    * Every window from 0 to the newest one touched, in order; windows nothing happened in are included
    * (empty), so a stall shows up as a gap in the time series. `now` (monotonic ms) closes windows
@@ -197,6 +199,10 @@ class Recorder implements RunRecorder {
     if (Number.isFinite(r.intendedAt) && r.intendedAt < this.firstIntended) this.firstIntended = r.intendedAt
     if (Number.isFinite(t) && t > this.lastEnd) this.lastEnd = t
     this.advance(t)
+  }
+
+  counters(): Counters {
+    return copyCounters(this.cum)
   }
 
   cumulative(): Cumulative {

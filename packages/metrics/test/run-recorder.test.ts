@@ -54,6 +54,11 @@ test('events land in the window of the time that defines them', () => {
   assert.deepEqual([c.counters.scheduled, c.counters.sent, c.counters.completed, c.counters.failed, c.counters.dropped], [2, 3, 1, 1, 1])
   assert.equal(c.first_intended_ms, 100)
   assert.equal(c.last_end_ms, 3050)
+  // counters() is the same numbers without the histograms, and a copy.
+  const counters = rec.counters()
+  assert.deepEqual(counters, c.counters)
+  counters.sent = 99
+  assert.equal(rec.counters().sent, 3)
 })
 
 test('token counters: usage vs counted, reasoning, chunks; tokens only from ok requests', () => {

@@ -37,6 +37,15 @@ for (const t of allTypes(root)) {
   }
 }
 
+/**
+ * Generates every message type's encoder and decoder now. protobufjs builds them on a type's first
+ * use (~15 ms for the schema): an agent calls this while idle rather than pay it on the plan it
+ * adopts seconds before T0.
+ */
+export function prepareCodecs(): void {
+  for (const t of allTypes(root)) t.setup()
+}
+
 function allTypes(ns: protobuf.NamespaceBase): Type[] {
   const out: Type[] = []
   for (const o of ns.nestedArray) {

@@ -16,7 +16,7 @@ export type { DurationSpec, DurationKind, DurationSampler } from './duration-spe
 export { DURATION_KINDS, parseDurationSpec, formatDurationSpec, createDurationSampler } from './duration-spec.ts'
 export { TOKENIZER, countTokens } from './tokenizer.ts'
 export type { PromptFactory, TextSource } from './prompt-factory.ts'
-export { MAX_PROMPT_TOKENS, createPromptFactory, createTextSource } from './prompt-factory.ts'
+export { MAX_PROMPT_TOKENS, createPromptFactory, createTextSource, preparePromptPool } from './prompt-factory.ts'
 export type { AdversarialKind, AdversarialOptions, AdversarialInput, AdversarialGenerator, AdversarialSpec } from './adversarial.ts'
 export {
   ADVERSARIAL_KINDS, MAX_CONTEXT_ANSWER_TOKENS, createAdversarialGenerator, parseAdversarialSpec, formatAdversarialSpec

@@ -1,4 +1,5 @@
 import type { Rng } from './rng.ts'
+import { createRng } from './rng.ts'
 import { WorkloadSpecError } from './errors.ts'
 import { WORDS } from './vocabulary.ts'
 
@@ -29,13 +30,23 @@ function randomWord(rng: Rng): string {
   return WORDS[rng.nextU32() >>> (32 - WORD_BITS)]
 }
 
+interface Pool {
+  /** Every word with its leading space, twice over (see buildPool), joined. */
+  text: string
+  /** offsets[i]: where word i starts in `text`; offsets[2n - 1] is its length. */
+  offsets: Int32Array
+}
+
+/** The pool's own seed: a constant, so every process (and every agent of a mesh) has the same pool. */
+const POOL_SEED = 'loadmesh-prompt-pool'
+let sharedPool: Pool | null = null
+
 /**
- * Prompts are windows into one pool of MAX_PROMPT_TOKENS random words, built once, followed by a
- * copy of its first MAX_PROMPT_TOKENS - 1 words so that a window of any size fits from any start
- * without wrapping. `make()` is then a slice, O(1) apart from the few fresh words.
+ * MAX_PROMPT_TOKENS random words followed by a copy of the first MAX_PROMPT_TOKENS - 1, so that a
+ * window of any size fits from any start without wrapping.
  */
-export function createPromptFactory(rng: Rng): PromptFactory {
-  const poolRng = rng.split('pool')
+function buildPool(): Pool {
+  const poolRng = createRng(POOL_SEED)
   const n = MAX_PROMPT_TOKENS
   const words = new Array<string>(n)
   for (let i = 0; i < n; i++) words[i] = randomWord(poolRng)
@@ -49,7 +60,26 @@ export function createPromptFactory(rng: Rng): PromptFactory {
     at += w.length
   }
   offsets[2 * n - 1] = at
-  const pool = parts.join('')
+  return { text: parts.join(''), offsets }
+}
+
+/**
+ * Builds the process's prompt pool now rather than at the first run (~40 ms of CPU, a 1.5 MB
+ * string). An agent calls it while idle, so that adopting a plan seconds before T0 costs nothing.
+ */
+export function preparePromptPool(): void {
+  sharedPool ??= buildPool()
+}
+
+/**
+ * Prompts are windows into one pool of MAX_PROMPT_TOKENS random words, built once per process and
+ * shared by every factory: the pool is not what makes prompts differ (the fresh words and the
+ * window's start, both drawn from `rng`, are), so one per run would only cost its build and its
+ * garbage on every plan. `make()` is a slice, O(1) apart from the few fresh words.
+ */
+export function createPromptFactory(rng: Rng): PromptFactory {
+  preparePromptPool()
+  const { text: pool, offsets } = sharedPool as Pool
   return {
     make(tokens: number): string {
       if (!Number.isInteger(tokens) || tokens < 0 || tokens > MAX_PROMPT_TOKENS) {
