@@ -8,6 +8,7 @@ export type {
   MeshAgent, MeshAgentOptions, MeshAgentStats, MemberStatus, PublishPlanOptions, ReconcileOptions
 } from './mesh-agent.ts'
 export type { MeshRun, MeshRunStatus, MeshRunPhase } from './mesh-run.ts'
+export { prepareMeshRuns } from './mesh-run.ts'
 export { buildMeshReport } from './mesh-report.ts'
 export type { MeshReport, MeshReportAgent, BuildMeshReportInput, BreakdownCoverage, BreakdownPeerCoverage } from './mesh-report.ts'
 export type { EndpointWeight, WorkloadSource, LongTailConfig } from './run-config.ts'

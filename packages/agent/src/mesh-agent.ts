@@ -15,7 +15,7 @@ import {
 import type { Command, CommandBody, Envelope, Heartbeat, Member, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
 import { validateRunConfig } from './run-config.ts'
 import type { RunConfig } from './run-config.ts'
-import { createMeshRun, prepareMeshRuns } from './mesh-run.ts'
+import { createMeshRun } from './mesh-run.ts'
 import type { MeshRun } from './mesh-run.ts'
 import { signCommand, verifyCommand } from './mesh-commands.ts'
 import { buildMeshReport } from './mesh-report.ts'
@@ -47,12 +47,6 @@ export interface MeshAgentOptions {
   epochGraceMs?: number
   /** Windows per results envelope. Default 20. */
   windowsPerDelta?: number
-  /**
-   * An agent builds what its first run needs (prompt pool, codecs, alarm thread: ~60 ms of CPU)
-   * this long after start, while idle, instead of when its first plan arrives. Default 2000 ms;
-   * negative: never (the first run builds it).
-   */
-  prepareAfterMs?: number
 }
 
 export interface PublishPlanOptions {
@@ -272,9 +266,6 @@ class MeshAgentImpl implements MeshAgent {
       }
       this.maybeProposeEpoch()
     }))
-    const prepareAfter = this.o.prepareAfterMs ?? 2000
-    // Not at once: right after start the node is dialling and identifying its first peers.
-    if (this.o.role === 'agent' && prepareAfter >= 0) this.after(prepareAfter, prepareMeshRuns)
     this.tick()
   }
 

@@ -1,5 +1,5 @@
 import type { Clock, Timer } from '@loadmesh/clock'
-import { createArrivalProcess, createRng, countTokens, preparePromptPool } from '@loadmesh/workload'
+import { createArrivalProcess, createRng, countTokens, preparePromptPool, prepareTokenizer } from '@loadmesh/workload'
 import type { Rng } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { BreakdownSnapshot, RunRecorder } from '@loadmesh/metrics'
@@ -91,11 +91,13 @@ interface Loop {
 
 /**
  * Builds, once per process, what a first run would otherwise build when its plan arrives: the
- * prompt pool (~40 ms of CPU), the wire codecs (~15 ms) and the alarm thread (a new isolate). A
- * plan arrives a couple of seconds before T0 and every agent adopts it at once, so on a shared
- * host that work delayed the plan's relays and the agents' first sends. Idempotent.
+ * tokenizer (~350 ms of CPU), the prompt pool (~40 ms), the wire codecs (~15 ms) and the alarm
+ * thread (a new isolate). A plan arrives a couple of seconds before T0 and every agent adopts it
+ * at once, so on a shared host that work delayed the plan's relays and the agents' first sends.
+ * Idempotent.
  */
 export function prepareMeshRuns(): void {
+  prepareTokenizer()
   preparePromptPool()
   prepareCodecs()
   void preparePreciseAlarm()
@@ -148,8 +150,9 @@ class MeshRunImpl implements MeshRun {
     // or a model is read here, before T0 (the plan arrives seconds ahead).
     this.rng = createRng(o.plan.seed)
     this.source = createRequestSource(c, this.rng.split(`requests:${o.selfId}`), loadWorkloadSync(c))
-    // Start the alarm thread now (once per process), so its start-up is over well before T0.
-    void preparePreciseAlarm()
+    // Whatever the agent has not prepared while idle yet (the tokenizer, the alarm thread: once
+    // per process) is done now, well before T0.
+    prepareMeshRuns()
     // Window snapshots carry no breakdown: it is cumulative and large, so the agent hands it out in
     // reconcile answers (breakdownSnapshot) instead of gossiping it every second.
     const recorder = createRunRecorder({ startAt: this.t0, windowMs: 1000, slo: o.config.slo, breakdown: this.source.breakdown })

@@ -14,7 +14,7 @@ export {
 } from './length-spec.ts'
 export type { DurationSpec, DurationKind, DurationSampler } from './duration-spec.ts'
 export { DURATION_KINDS, parseDurationSpec, formatDurationSpec, createDurationSampler } from './duration-spec.ts'
-export { TOKENIZER, countTokens } from './tokenizer.ts'
+export { TOKENIZER, countTokens, prepareTokenizer } from './tokenizer.ts'
 export type { PromptFactory, TextSource } from './prompt-factory.ts'
 export { MAX_PROMPT_TOKENS, createPromptFactory, createTextSource, preparePromptPool } from './prompt-factory.ts'
 export type { AdversarialKind, AdversarialOptions, AdversarialInput, AdversarialGenerator, AdversarialSpec } from './adversarial.ts'

@@ -8,13 +8,14 @@ import { createInjector, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
 import type { LoopResult, RequestSpec } from '@loadmesh/injector'
 import { createRunRecorder, summarize } from '@loadmesh/metrics'
 import type { RunRecorder } from '@loadmesh/metrics'
-import { countTokens, createArrivalProcess, createPromptFactory, createRng } from '@loadmesh/workload'
+import { countTokens, createArrivalProcess, createPromptFactory, createRng, prepareTokenizer } from '@loadmesh/workload'
 import { CHAT_PATH, MAX_TOKENS, MODEL, PROMPT_TOKENS } from '../payloads.ts'
 import { workerMain } from '../worker-protocol.ts'
 import type { LoadmeshClientConfig, LoadmeshClientResult } from '../client-results.ts'
 
 workerMain<LoadmeshClientConfig>(async (c, { measuring }) => {
   const clock = systemClock()
+  prepareTokenizer()
   const rng = createRng(c.seed)
   const prompts = createPromptFactory(rng.split('prompts'))
   const arrivals = c.mode === 'open' ? createArrivalProcess({ kind: 'poisson', rate: c.rate }, rng.split('arrivals')) : null

@@ -1,7 +1,7 @@
 // The LLM simulator (packages/simulator) as a pinned process for the simulator-scale suite: the
 // fixed engine, one token per SSE chunk; reports its port, then serves until killed.
 import { createSimulator } from '@loadmesh/simulator'
-import { countTokens } from '@loadmesh/workload'
+import { countTokens, prepareTokenizer } from '@loadmesh/workload'
 import { workerMain } from '../worker-protocol.ts'
 
 export interface SimulatorServerConfig {
@@ -19,6 +19,7 @@ export interface SimulatorServerConfig {
 
 workerMain<SimulatorServerConfig>(async (c, { ready }) => {
   const gc = (globalThis as { gc?: () => void }).gc
+  prepareTokenizer()
   const sim = createSimulator({
     seed: c.seed,
     engine: { ttft: `${c.ttftMs}ms`, itl: `${c.itlMs}ms` },

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { prepareMeshRuns } from '@loadmesh/agent'
 import { createSimulator } from '@loadmesh/simulator'
 import type { Simulator } from '@loadmesh/simulator'
 import type { MeshLogger } from '@loadmesh/mesh'
@@ -90,6 +91,10 @@ export async function agentCommand (argv: string[], io: Io): Promise<number> {
     const given = [...REHEARSE_FLAGS, ...SIM_ENGINE_FLAGS].find((f) => v[f.name] !== undefined)
     if (given !== undefined) throw new UsageError(`--${given.name}: configures the embedded simulator; add --simulator`)
   }
+  // Before joining: what a first run would otherwise build when its plan arrives (the tokenizer,
+  // the prompt pool, codecs, the alarm thread; ~0.4 s of CPU), which on a shared host delayed the
+  // plan's relays and every agent's first send. Done later, it would land on the joining itself.
+  prepareMeshRuns()
   let session: MeshSession
   try {
     session = await connectMesh(v, { role: 'agent', logger, weight, maxRate, controllers, apiKey: (v['api-key'] as string | undefined) ?? io.env.OPENAI_API_KEY })
