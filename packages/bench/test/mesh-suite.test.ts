@@ -9,7 +9,7 @@ function row(agents: number, convergence: number, skewP99: number, reconcile: nu
   return {
     agents, status: 'ok', note: null, convergence_ms: convergence,
     start_skew_ms: { samples: agents * 3, p50: skewP99 / 3, p99: skewP99, max: skewP99 + 1 }, own_clock_skew_ms: { p50: 1, p99: skewP99 },
-    reconcile_ms: { p50: reconcile, max: reconcile * 2 }, gossip_bytes_per_s: { idle: 300 * agents, run: 700 * agents }, max_clock_offset_ms: 0.4,
+    reconcile_ms: { p50: reconcile, max: reconcile * 2 }, gossip_bytes_per_s: { idle: 300 * agents, run: 700 * agents }, cpu_per_agent: { idle: 0.004 * agents, run: 0.0065 * agents }, max_clock_offset_ms: 0.4,
     repetitions: 3, completed: agents * 24, complete_reconciles: 3
   }
 }
@@ -47,6 +47,9 @@ test('the mesh suite in the results file and the doc: a row per N, every goal wi
   assert.match(doc, /## \d+\. Mesh: convergence, start skew, reconcile, gossip/)
   assert.match(doc, /\| agents \| convergence ms \| skew p50 ms \| skew p99 ms \|/)
   assert.match(doc, /\| 16 \| 2,600 \| 2\.50 \| 7\.50 \| 8\.50 \|/)
+  // CPU per agent, idle and running, after the gossip columns.
+  assert.match(doc, /\| gossip running B\/s \| CPU\/agent idle \| CPU\/agent running \|/)
+  assert.match(doc, /\| 4,800 \| 11,200 \| 0\.064 \| 0\.104 \| 0\.40 \|/)
   assert.match(doc, /\*\*Goal:\*\* plan start skew p99 ≤ 5 ms on loopback, at every N\. \*\*NOT met\*\*\./)
   assert.match(doc, /\*\*Goal:\*\* reconcile of 16 peers ≤ 250 ms \(median\)\. \*\*met\*\*\./)
   const text = renderTerminalSummary(r)

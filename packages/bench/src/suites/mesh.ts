@@ -52,6 +52,11 @@ export interface MeshRow {
   own_clock_skew_ms: { p50: number | null; p99: number | null }
   reconcile_ms: { p50: number | null; max: number | null }
   gossip_bytes_per_s: { idle: number | null; run: number | null }
+  /**
+   * CPU seconds per agent per second (user + system, /proc): idle over the controller's idle
+   * window, and from publishing a plan to the run's end (mean over repetitions).
+   */
+  cpu_per_agent: { idle: number | null; run: number | null }
   max_clock_offset_ms: number | null
   repetitions: number
   /** Requests completed over all repetitions, and the reconciles that came back complete. */
@@ -132,7 +137,7 @@ function goals(rows: MeshRow[], quick: boolean): Goal[] {
 function emptyRow(n: number, repetitions: number): MeshRow {
   return {
     agents: n, status: 'failed', note: null, convergence_ms: null, start_skew_ms: { samples: 0, p50: null, p99: null, max: null }, own_clock_skew_ms: { p50: null, p99: null },
-    reconcile_ms: { p50: null, max: null }, gossip_bytes_per_s: { idle: null, run: null }, max_clock_offset_ms: null,
+    reconcile_ms: { p50: null, max: null }, gossip_bytes_per_s: { idle: null, run: null }, cpu_per_agent: { idle: null, run: null }, max_clock_offset_ms: null,
     repetitions, completed: null, complete_reconciles: null
   }
 }
@@ -179,6 +184,7 @@ async function measureSize(ctx: BenchContext, n: number, repetitions: number, ke
       mesh,
       seeds,
       agents: Object.fromEntries(agents.map((a) => [a.peerId, a.metricsUrl])),
+      pids: agents.map((a) => a.child.pid).filter((p): p is number => p !== undefined),
       repetitions,
       ratePerAgent: RATE_PER_AGENT,
       stageMs: STAGE_MS,
@@ -194,6 +200,7 @@ async function measureSize(ctx: BenchContext, n: number, repetitions: number, ke
     row.own_clock_skew_ms = { p50: quantile(own, 0.5), p99: quantile(own, 0.99) }
     row.reconcile_ms = { p50: quantile(rec, 0.5), max: rec.at(-1) ?? null }
     row.gossip_bytes_per_s = { idle: r.idle_gossip_bytes_per_s, run: mean(r.repetitions.map((x) => x.gossip_bytes_per_s)) }
+    row.cpu_per_agent = { idle: r.idle_cpu_per_agent, run: mean(r.repetitions.map((x) => x.cpu_per_agent).filter((v): v is number => v !== null)) }
     row.max_clock_offset_ms = Math.max(0, ...r.repetitions.map((x) => x.max_offset_ms))
     row.completed = r.repetitions.reduce((s, x) => s + x.completed, 0)
     row.complete_reconciles = r.repetitions.filter((x) => x.coverage_complete && x.answered === n).length
@@ -205,7 +212,8 @@ async function measureSize(ctx: BenchContext, n: number, repetitions: number, ke
     row.note = notes.length === 0 ? null : notes.join('; ')
     ctx.log(`  ${n} agents: convergence ${fmtFixed(row.convergence_ms, 0)} ms, start skew p50 ${fmtFixed(row.start_skew_ms.p50, 2)} / p99 ${fmtFixed(row.start_skew_ms.p99, 2)} ms ` +
       `(own clock p99 ${fmtFixed(row.own_clock_skew_ms.p99, 2)}), ` +
-      `reconcile ${fmtFixed(row.reconcile_ms.p50, 1)} ms, gossip ${fmtInt(row.gossip_bytes_per_s.idle)} B/s idle, ${fmtInt(row.gossip_bytes_per_s.run)} B/s running${row.note === null ? '' : ` (${row.note})`}`)
+      `reconcile ${fmtFixed(row.reconcile_ms.p50, 1)} ms, gossip ${fmtInt(row.gossip_bytes_per_s.idle)} B/s idle, ${fmtInt(row.gossip_bytes_per_s.run)} B/s running, ` +
+      `CPU per agent ${fmtFixed(row.cpu_per_agent.idle, 3)} idle, ${fmtFixed(row.cpu_per_agent.run, 3)} running${row.note === null ? '' : ` (${row.note})`}`)
   } catch (err) {
     row.status = 'failed'
     row.note = errorText(err)
@@ -283,7 +291,7 @@ function mean(v: readonly number[]): number | null {
   return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length
 }
 
-const HEADER = ['agents', 'convergence ms', 'skew p50 ms', 'skew p99 ms', 'skew max ms', 'own clock p99 ms', 'reconcile p50 ms', 'reconcile max ms', 'gossip idle B/s', 'gossip running B/s', 'max |offset| ms']
+const HEADER = ['agents', 'convergence ms', 'skew p50 ms', 'skew p99 ms', 'skew max ms', 'own clock p99 ms', 'reconcile p50 ms', 'reconcile max ms', 'gossip idle B/s', 'gossip running B/s', 'CPU/agent idle', 'CPU/agent running', 'max |offset| ms']
 
 function cells(r: MeshRow): string[] {
   return [
@@ -297,6 +305,8 @@ function cells(r: MeshRow): string[] {
     fmtFixed(r.reconcile_ms.max, 1),
     fmtInt(r.gossip_bytes_per_s.idle),
     fmtInt(r.gossip_bytes_per_s.run),
+    fmtFixed(r.cpu_per_agent?.idle ?? null, 3),
+    fmtFixed(r.cpu_per_agent?.run ?? null, 3),
     fmtFixed(r.max_clock_offset_ms, 2)
   ]
 }
@@ -329,6 +339,9 @@ export function meshSection(s: MeshSuite, n: number): string[] {
     '- **gossip**: payload bytes received + published per agent per second (`loadmesh_gossip_bytes_*_total`), idle (heartbeats',
     '  only) and from publishing a plan to the run\'s end (plus commands and results deltas). Relayed copies, gossipsub',
     '  control messages and libp2p framing are not counted.',
+    '- **CPU/agent**: CPU seconds (user + system, from /proc) per agent process per second, averaged over the agents: idle',
+    '  over the same window as idle gossip, and running over the same span as running gossip. With 2 cores, N agents at',
+    '  c each leave 2 − N·c for everything else (the controller, the simulator, bursts at T0).',
     '',
     ...(s.status === 'ok' ? [] : [`**Suite ${s.status}**${s.note === null ? '.' : `: ${s.note}`}`, ''])
   ]

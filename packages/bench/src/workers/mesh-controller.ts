@@ -6,7 +6,9 @@ import { systemClock } from '@loadmesh/clock'
 import { createMeshAgent } from '@loadmesh/agent'
 import type { MeshAgent, RunConfig } from '@loadmesh/agent'
 import { createMeshNode, loadOrCreateIdentity, parseSeeds, readSwarmKey } from '@loadmesh/mesh'
+import { readFileSync } from 'node:fs'
 import { parseLengthSpec } from '@loadmesh/workload'
+import { parseProcPidStat } from '../core-usage.ts'
 import { workerMain } from '../worker-protocol.ts'
 
 export interface MeshControllerConfig {
@@ -17,6 +19,8 @@ export interface MeshControllerConfig {
   seeds: string[]
   /** Agent peer id → its Prometheus URL. */
   agents: Record<string, string>
+  /** The agents' process ids, for their CPU time (/proc). */
+  pids: number[]
   repetitions: number
   ratePerAgent: number
   stageMs: number
@@ -37,6 +41,8 @@ export interface MeshRepetition {
   answered: number
   /** Gossip payload bytes in + out per agent per second, from publishing the plan to the run's end. */
   gossip_bytes_per_s: number
+  /** Mean CPU seconds per agent per second over the same span (null without /proc). */
+  cpu_per_agent: number | null
   completed: number
   coverage_complete: boolean
 }
@@ -45,12 +51,33 @@ export interface MeshControllerResult {
   /** From the controller's start until it saw every agent alive, ms. */
   joined_ms: number
   idle_gossip_bytes_per_s: number
+  /** Mean CPU seconds per agent per second while the mesh was idle (null without /proc). */
+  idle_cpu_per_agent: number | null
   repetitions: MeshRepetition[]
   /** Agents whose start was not measured in some repetition, and why. */
   problems: string[]
 }
 
 type Scrape = Map<string, number>
+
+/** CPU seconds (user + system) of each process, null where /proc cannot tell. */
+function cpuSeconds(pids: readonly number[]): Array<number | null> {
+  return pids.map((pid) => {
+    try {
+      const ticks = parseProcPidStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+      return ticks === null ? null : ticks / 100 // USER_HZ
+    } catch {
+      return null
+    }
+  })
+}
+
+/** Mean over processes of CPU seconds per second between two readings. */
+function cpuRate(a: Array<number | null>, b: Array<number | null>, seconds: number): number | null {
+  const per: number[] = []
+  a.forEach((x, i) => { const y = b[i]; if (x !== null && y !== null && y !== undefined) per.push((y - x) / seconds) })
+  return per.length === 0 || seconds <= 0 ? null : per.reduce((s, v) => s + v, 0) / per.length
+}
 
 /** The samples of a Prometheus text page, keyed by name{labels} as written. */
 async function scrape(url: string): Promise<Scrape> {
@@ -127,6 +154,7 @@ function config(c: MeshControllerConfig, agents: number, rep: number): RunConfig
 
 async function repetition(c: MeshControllerConfig, agent: MeshAgent, n: number, rep: number, problems: string[]): Promise<MeshRepetition> {
   const before = await scrapeAll(c.agents, problems)
+  const cpu0 = cpuSeconds(c.pids)
   const t0 = performance.now()
   const plan = await agent.publishPlan(config(c, n, rep), { startInMs: c.startInMs })
   try {
@@ -137,6 +165,7 @@ async function repetition(c: MeshControllerConfig, agent: MeshAgent, n: number, 
     const st = agent.stats()
     problems.push(`repetition ${rep + 1}: ${(err as Error).message.slice(0, 300)} (controller: ${st.resultsIn} results deltas in, rejected ${JSON.stringify(st.rejected)})`)
   }
+  const cpu = cpuRate(cpu0, cpuSeconds(c.pids), (performance.now() - t0) / 1000)
   const after = await scrapeAll(c.agents, problems)
   const gossip = gossipRate(before, after, (performance.now() - t0) / 1000)
   const r0 = performance.now()
@@ -165,6 +194,7 @@ async function repetition(c: MeshControllerConfig, agent: MeshAgent, n: number, 
     reconcile_ms: reconcileMs,
     answered: report.reconcile.answered.length,
     gossip_bytes_per_s: gossip,
+    cpu_per_agent: cpu,
     completed: report.requests.completed,
     coverage_complete: report.coverage.complete
   }
@@ -195,12 +225,14 @@ workerMain<MeshControllerConfig>(async (c) => {
     await waitUntil(() => Object.keys(c.agents).every((p) => agent.clockOffsets().offset(p) !== null), 'a clock offset for every agent', 15_000)
     const problems: string[] = []
     const idle0 = await scrapeAll(c.agents, problems)
+    const idleCpu0 = cpuSeconds(c.pids)
     const i0 = performance.now()
     await new Promise((r) => setTimeout(r, c.idleMs))
+    const idleCpu = cpuRate(idleCpu0, cpuSeconds(c.pids), (performance.now() - i0) / 1000)
     const idle = gossipRate(idle0, await scrapeAll(c.agents, problems), (performance.now() - i0) / 1000)
     const repetitions: MeshRepetition[] = []
     for (let rep = 0; rep < c.repetitions; rep++) repetitions.push(await repetition(c, agent, n, rep, problems))
-    const result: MeshControllerResult = { joined_ms: joinedMs, idle_gossip_bytes_per_s: idle, repetitions, problems }
+    const result: MeshControllerResult = { joined_ms: joinedMs, idle_gossip_bytes_per_s: idle, idle_cpu_per_agent: idleCpu, repetitions, problems }
     return result
   } finally {
     await agent.stop()
