@@ -9,6 +9,8 @@ export type {
 } from './mesh-agent.ts'
 export type { MeshRun, MeshRunStatus, MeshRunPhase } from './mesh-run.ts'
 export { prepareMeshRuns } from './mesh-run.ts'
+export { rehearseSendPath } from './rehearse-send.ts'
+export type { RehearsalResult } from './rehearse-send.ts'
 export { buildMeshReport } from './mesh-report.ts'
 export type { MeshReport, MeshReportAgent, BuildMeshReportInput, BreakdownCoverage, BreakdownPeerCoverage } from './mesh-report.ts'
 export type { EndpointWeight, WorkloadSource, LongTailConfig } from './run-config.ts'

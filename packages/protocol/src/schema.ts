@@ -43,8 +43,12 @@ for (const t of allTypes(root)) {
  * adopts seconds before T0.
  */
 export function prepareCodecs(): void {
+  // setup() generates the code again on every call: once is enough.
+  if (codecsPrepared) return
+  codecsPrepared = true
   for (const t of allTypes(root)) t.setup()
 }
+let codecsPrepared = false
 
 function allTypes(ns: protobuf.NamespaceBase): Type[] {
   const out: Type[] = []

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { prepareMeshRuns } from '@loadmesh/agent'
+import { prepareMeshRuns, rehearseSendPath } from '@loadmesh/agent'
+import { systemClock } from '@loadmesh/clock'
 import { createSimulator } from '@loadmesh/simulator'
 import type { Simulator } from '@loadmesh/simulator'
 import type { MeshLogger } from '@loadmesh/mesh'
@@ -93,8 +94,16 @@ export async function agentCommand (argv: string[], io: Io): Promise<number> {
   }
   // Before joining: what a first run would otherwise build when its plan arrives (the tokenizer,
   // the prompt pool, codecs, the alarm thread; ~0.4 s of CPU), which on a shared host delayed the
-  // plan's relays and every agent's first send. Done later, it would land on the joining itself.
+  // plan's relays and every agent's first send, and one pass over the send path so that a first
+  // run's first requests do not run cold code. Done later, it would land on the joining itself.
   prepareMeshRuns()
+  try {
+    const r = await rehearseSendPath(systemClock())
+    if (v.verbose === true) line('debug', { requests: r.completed, ms: Math.round(r.ms) }, 'send path rehearsed')
+  } catch (err) {
+    // Only a warm-up: the agent works without it.
+    line('warn', { error: (err as Error).message }, 'send path rehearsal failed')
+  }
   let session: MeshSession
   try {
     session = await connectMesh(v, { role: 'agent', logger, weight, maxRate, controllers, apiKey: (v['api-key'] as string | undefined) ?? io.env.OPENAI_API_KEY })
