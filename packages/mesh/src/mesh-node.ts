@@ -215,6 +215,14 @@ const CONNECTION_PING_INTERVAL_MS = 30_000
 const CONNECTION_PING_TIMEOUT_MS = 20_000
 /** A connected peer's missing gossip stream is reopened this long after connecting, and retried this often. */
 const STREAM_REPAIR_MS = 2000
+/**
+ * A publisher heard this recently counts as a peer a direct publish must reach (reachesAll): long
+ * enough to span a joiner's first connections, short enough that a peer gone for good stops
+ * turning this node's periodic messages into relayed ones soon after.
+ */
+const HEARD_FROM_TTL_MS = 10_000
+/** Bounds the publishers remembered; gossip comes only from swarm members, but they are untrusted. */
+const MAX_HEARD_FROM = 4096
 const CLOCK_SYNC_TIMEOUT_MS = 5000
 /**
  * A clock stream kept for the next round is closed by the responder after this long unused: well
@@ -258,6 +266,8 @@ class Libp2pMeshNode implements MeshNode {
   private readonly exchangePeers: PeerExchange
   private tickTimer: Timer | undefined
   private readonly connectedAt = new Map<string, number>()
+  /** Publishers of gossip this node received lately (peer id → clock.now()), see reachesAll. */
+  private readonly heardFrom = new Map<string, number>()
   private readonly streamRepairs = new Map<string, number>()
   private gossipStreamRepairs = 0
   private readonly c = {
@@ -529,6 +539,15 @@ class Libp2pMeshNode implements MeshNode {
     for (const id of this.connected) if (!ok(id)) return false
     for (const id of this.dialer.knownPeerIds()) if (!ok(id)) return false
     for (const id of subscribers) if (!sends(id)) return false
+    // A peer whose gossip reached us through others exists even before peer exchange names it: a
+    // joiner's first heartbeats are relayed to everyone within a second, and until now every
+    // other peer went on marking its own heartbeats DIRECT_TO_ALL, which the joiner then never
+    // got until a direct connection to each of them was up (3-5 s at 16 agents on 2 cores).
+    const now = this.clock.now()
+    for (const [id, at] of this.heardFrom) {
+      if (now - at > HEARD_FROM_TTL_MS) this.heardFrom.delete(id)
+      else if (!ok(id)) return false
+    }
     return true
   }
 
@@ -815,6 +834,7 @@ class Libp2pMeshNode implements MeshNode {
     }
     if (msg.type !== 'signed') return // StrictSign makes this unreachable; keep `from` trustworthy regardless
     const from = msg.from.toString()
+    if (from !== this.peerId && (this.heardFrom.has(from) || this.heardFrom.size < MAX_HEARD_FROM)) this.heardFrom.set(from, this.clock.now())
     const data = gossipPayload(msg.data)
     if (msg.topic === peerExchangeTopic(this.meshName)) {
       this.exchangePeers.learn(from, data)

@@ -1,5 +1,7 @@
 import { test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateSwarmKey } from '../src/index.ts'
 import type { MeshNode } from '../src/index.ts'
 import { frameGossip, gossipFlag, gossipPayload, DIRECT_TO_ALL, RELAY } from '../src/gossip-frame.ts'
@@ -93,6 +95,38 @@ test('a periodic publish (heartbeats) goes straight to every peer and is not rel
   await waitFor(() => got[1].length === 2 && got[2].length === 2, 'B and C received the plain message')
   assert.equal(a.stats().publishedDirect, 1)
   assert.deepEqual([b, c].map((n, i) => n.stats().relayed - before[i + 1]), [1, 1], 'the plain one was relayed')
+})
+
+test('a periodic publish is relayed while the publisher hears from a peer it has no connection to (a joiner)', async () => {
+  // A - B - C, A and C capped at one connection. A joined first and never learns C's address: its
+  // pull from B predates C, announcements are rare, and C (the smaller id) does not nudge. So A
+  // knows of C only by C's gossip, relayed by B; its own periodic messages must then be relayed
+  // too, or C never hears A.
+  const swarmKey = generateSwarmKey()
+  const announceIntervalMs = 600_000
+  const keys = [await generateKeyPair('Ed25519'), await generateKeyPair('Ed25519')]
+  keys.sort((x, y) => (peerIdFromPrivateKey(x).toString() < peerIdFromPrivateKey(y).toString() ? -1 : 1))
+  const b = await makeNode({ swarmKey, announceIntervalMs })
+  const gotB = collect(b, 'state')
+  const a = await makeNode({ swarmKey, seeds: [hostPort(b)], maxPeers: 1, announceIntervalMs, privateKey: keys[1] })
+  const gotA = collect(a, 'state')
+  await waitFor(() => a.connectedPeers().length === 1, 'A connected to B')
+  await a.waitForTopicPeers('state', 1, 10_000)
+  const c = await makeNode({ swarmKey, seeds: [hostPort(b)], maxPeers: 1, announceIntervalMs, privateKey: keys[0] })
+  const gotC = collect(c, 'state')
+  await waitFor(() => c.connectedPeers().length === 1 && b.connectedPeers().length === 2, 'C connected to B')
+  await c.waitForTopicPeers('state', 1, 10_000)
+  await b.waitForTopicPeers('state', 2, 10_000)
+  assert.equal(a.stats().knownPeers, 1, 'A learned of C by peer exchange after all: the setup does not test anything')
+  // C knows A (its pull from B listed it), so its own heartbeat is relayed and reaches A.
+  await c.publish('state', text('C beats'), { periodic: true })
+  await waitFor(() => gotA.length === 1, 'A heard C through B')
+  assert.deepEqual(gotA, [[c.peerId, 'C beats']])
+  await a.publish('state', text('A beats'), { periodic: true })
+  await waitFor(() => gotC.length === 1, 'C heard A through B')
+  assert.deepEqual(gotC, [[a.peerId, 'A beats']])
+  assert.equal(a.stats().publishedDirect, 0)
+  await waitFor(() => gotB.length === 2, 'B got both')
 })
 
 test('frames: the flag byte round-trips; empty or unknown flags are not ours', () => {
