@@ -2,8 +2,9 @@
  * Every gossip message's data is one flag byte followed by the payload. The flag is the publisher's
  * statement about its own reach, and decides whether receivers relay the message:
  *
- *  - DIRECT_TO_ALL: the publisher had a gossip stream to every peer it knows of (connected, or
- *    learned through peer exchange and not yet forgotten), and gossipsub's floodPublish sent the
+ *  - DIRECT_TO_ALL: the publisher had a gossip stream to every peer it knows of (connected,
+ *    learned through peer exchange and not yet forgotten, or heard from through relays in the last
+ *    10 s), and gossipsub's floodPublish sent the
  *    message to each of them. Every copy a receiver would forward is then a duplicate, so
  *    receivers deliver it and do not relay it (they still advertise it in IHAVE gossip, which
  *    repairs a lost direct copy, but only towards peers outside their relay mesh: in a mesh of
