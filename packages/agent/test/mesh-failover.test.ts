@@ -1,9 +1,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { MeshNode } from '@loadmesh/mesh'
-import { createTestMesh, liveAgents, runConfig, waitFor } from './mesh-helpers.ts'
+import { controllerAndAgents, createTestMesh, runConfig, waitFor } from './mesh-helpers.ts'
 import type { TestMesh } from './mesh-helpers.ts'
-import type { MeshAgent } from '../src/index.ts'
 
 let mesh: TestMesh | undefined
 after(async () => { await mesh?.close() })
@@ -11,16 +9,7 @@ after(async () => { await mesh?.close() })
 test('an agent dying mid-run: survivors take its share from the next epoch; its published windows stay in the result', async (t) => {
   mesh = await createTestMesh()
   const target = await mesh.simulator()
-  const ctlNode = await mesh.node()
-  const controller = await mesh.agent(ctlNode, { role: 'controller' })
-  const nodes: MeshNode[] = []
-  const agents: MeshAgent[] = []
-  for (let i = 0; i < 3; i++) {
-    const n = await mesh.node()
-    nodes.push(n)
-    agents.push(await mesh.agent(n, { role: 'agent', controllers: [ctlNode.peerId] }))
-  }
-  await waitFor(() => [controller, ...agents].every((a) => liveAgents(a) === 3), 'every peer sees 3 agents')
+  const { controller, agents, nodes } = await controllerAndAgents(mesh, 3)
 
   const plan = await controller.publishPlan(runConfig(target, { rate: 30, duration_ms: 8000 }), { startInMs: 2000 })
   // Let the victim carry load for about 2 s (and publish those windows), then kill it.

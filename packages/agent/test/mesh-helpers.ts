@@ -113,14 +113,19 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_
   }
 }
 
-/** A controller and `n` agents that take plans only from it, each on its own node, once every peer sees all `n` agents. */
-export async function controllerAndAgents(mesh: TestMesh, n: number): Promise<{ ctlNode: MeshNode; controller: MeshAgent; agents: MeshAgent[] }> {
+/** A controller and `n` agents that take plans only from it, each on its own node (`nodes[i]` is agent i's), once every peer sees all `n` agents. */
+export async function controllerAndAgents(mesh: TestMesh, n: number): Promise<{ ctlNode: MeshNode; controller: MeshAgent; agents: MeshAgent[]; nodes: MeshNode[] }> {
   const ctlNode = await mesh.node()
   const controller = await mesh.agent(ctlNode, { role: 'controller' })
+  const nodes: MeshNode[] = []
   const agents: MeshAgent[] = []
-  for (let i = 0; i < n; i++) agents.push(await mesh.agent(await mesh.node(), { role: 'agent', controllers: [ctlNode.peerId] }))
+  for (let i = 0; i < n; i++) {
+    const node = await mesh.node()
+    nodes.push(node)
+    agents.push(await mesh.agent(node, { role: 'agent', controllers: [ctlNode.peerId] }))
+  }
   await waitFor(() => [controller, ...agents].every((a) => liveAgents(a) === n), `every peer sees ${n} agents`)
-  return { ctlNode, controller, agents }
+  return { ctlNode, controller, agents, nodes }
 }
 
 export function liveAgents(a: MeshAgent): number {

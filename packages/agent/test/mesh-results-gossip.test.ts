@@ -1,9 +1,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { MeshNode } from '@loadmesh/mesh'
-import { createTestMesh, liveAgents, runConfig, waitFor } from './mesh-helpers.ts'
+import { controllerAndAgents, createTestMesh, runConfig, waitFor } from './mesh-helpers.ts'
 import type { TestMesh } from './mesh-helpers.ts'
-import type { MeshAgent } from '../src/index.ts'
 
 let mesh: TestMesh | undefined
 after(async () => { await mesh?.close() })
@@ -11,16 +9,7 @@ after(async () => { await mesh?.close() })
 test('results deltas go straight to every peer, are not relayed, and still bring every window to the controller', async () => {
   mesh = await createTestMesh()
   const target = await mesh.simulator()
-  const ctlNode = await mesh.node()
-  const controller = await mesh.agent(ctlNode, { role: 'controller' })
-  const nodes: MeshNode[] = []
-  const agents: MeshAgent[] = []
-  for (let i = 0; i < 2; i++) {
-    const node = await mesh.node()
-    nodes.push(node)
-    agents.push(await mesh.agent(node, { role: 'agent', controllers: [ctlNode.peerId] }))
-  }
-  await waitFor(() => [controller, ...agents].every((a) => liveAgents(a) === 2), 'every peer sees both agents')
+  const { ctlNode, controller, agents, nodes } = await controllerAndAgents(mesh, 2)
   // Every peer has a gossip stream to every other, so a publish reaches everyone directly.
   await waitFor(() => [ctlNode, ...nodes].every((n) => n.stats().connectedPeers === 2), 'a full mesh of three')
   await new Promise((r) => setTimeout(r, 500))
