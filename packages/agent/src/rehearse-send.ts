@@ -6,6 +6,8 @@ import { createSimulator } from '@loadmesh/simulator'
 import { countTokens, createPromptFactory, createRng, parseDurationSpec } from '@loadmesh/workload'
 
 export interface RehearsalResult {
+  /** Requests handed to a connection. */
+  sent: number
   /** Requests that completed against the in-process simulator. */
   completed: number
   /** Wall time the rehearsal took, ms. */
@@ -35,8 +37,8 @@ export async function rehearseSendPath(clock: Clock, timeoutMs = 5000): Promise<
   const started = clock.now()
   const sim = createSimulator({ seed: 'rehearsal', engine: { ttft: parseDurationSpec('1ms'), itl: parseDurationSpec('0ms') }, outputTokens: 'fixed:8' })
   const { url } = await sim.start()
-  const injector = createInjector({ baseUrl: url, model: 'loadmesh-sim', timeoutMs, connections: 2, clock, countTokens })
   const recorder = createRunRecorder({ startAt: clock.now(), windowMs: 1000 })
+  const injector = createInjector({ baseUrl: url, model: 'loadmesh-sim', timeoutMs, connections: 2, clock, countTokens, onSent: (t) => recorder.onSent(t) })
   const prompts = createPromptFactory(createRng('rehearsal'))
   const ctrl = new AbortController()
   const guard = setTimeout(() => ctrl.abort(), timeoutMs)
@@ -59,7 +61,8 @@ export async function rehearseSendPath(clock: Clock, timeoutMs = 5000): Promise<
       }
     })
     recorder.windows(clock.now() + 1000)
-    return { completed: recorder.counters().completed, ms: clock.now() - started }
+    const c = recorder.counters()
+    return { sent: c.sent, completed: c.completed, ms: clock.now() - started }
   } finally {
     clearTimeout(guard)
     await injector.close().catch(() => {})

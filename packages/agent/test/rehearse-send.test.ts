@@ -7,6 +7,7 @@ test('the send path rehearsal completes every request against its own simulator 
   const r = await rehearseSendPath(systemClock())
   // 24 requests of four shapes (streamed and not, chat, completions, embeddings): all completed,
   // so every parser a run uses has run. The test process exiting shows nothing was left open.
+  assert.equal(r.sent, 24)
   assert.equal(r.completed, 24)
   assert.ok(r.ms > 0)
 })
