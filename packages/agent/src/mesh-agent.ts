@@ -153,8 +153,8 @@ const DECODE_REASON: Record<string, string> = {
 }
 
 /**
- * Results deltas are published as periodic gossip (straight to every peer, not relayed: at 16
- * agents the relayed copies were ~a fifth of an agent's CPU during a run), and each one repeats
+ * Results deltas are published as periodic gossip (straight to every peer, not relayed: every
+ * relayed copy is a duplicate in a full mesh, D per message per peer), and each one repeats
  * every window that changed in the previous RESULTS_REPEAT - 1 ticks. A closed window is never
  * superseded, so the repeats are what makes good a copy lost on a stream that just broke; what
  * still goes missing (a peer the publisher had not heard of yet) a reconcile pulls directly.

@@ -39,7 +39,7 @@ for (const t of allTypes(root)) {
 
 /**
  * Generates every message type's encoder and decoder now. protobufjs builds them on a type's first
- * use (~15 ms for the schema): an agent calls this while idle rather than pay it on the plan it
+ * use (~15 ms for the schema): an agent calls this before it joins rather than pay it on the plan it
  * adopts seconds before T0.
  */
 export function prepareCodecs(): void {

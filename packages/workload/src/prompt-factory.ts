@@ -65,7 +65,7 @@ function buildPool(): Pool {
 
 /**
  * Builds the process's prompt pool now rather than at the first run (~40 ms of CPU, a 1.5 MB
- * string). An agent calls it while idle, so that adopting a plan seconds before T0 costs nothing.
+ * string). An agent calls it before it joins, so that adopting a plan seconds before T0 costs nothing.
  */
 export function preparePromptPool(): void {
   sharedPool ??= buildPool()
