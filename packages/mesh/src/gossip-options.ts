@@ -8,12 +8,19 @@ import { MeshConfigError } from './errors.ts'
  *
  *  - floodPublish: a publisher sends its own message straight to every connected subscriber, so with
  *    full connectivity delivery is one hop regardless of the gossip mesh's shape.
- *  - D/Dlo/Dhi: the relay mesh (what forwards messages from peers we are not directly connected
- *    to). D=4, Dlo=3, Dhi=8 (gossipsub's defaults are 6/4/12): every node forwards every new message
- *    to its D mesh peers, and with floodPublish and full connectivity all of those copies are
- *    duplicates, so the mesh's idle CPU grows with N x D (measured: forwarding and its writes were
- *    the largest part of an idle agent's CPU in a 16-agent mesh on 2 cores). Four relays still reach
- *    64 peers in three hops, and gossip (IHAVE) covers a missed relay at the next heartbeat.
+ *  - D/Dlo: the relay mesh (what forwards messages from peers we are not directly connected
+ *    to). D=4, Dlo=3 (gossipsub's defaults are 6/4): every node forwards every new message to its
+ *    D mesh peers, and with floodPublish and full connectivity all of those copies are duplicates,
+ *    so the mesh's idle CPU grows with N x D (measured: forwarding and its writes were the largest
+ *    part of an idle agent's CPU in a 16-agent mesh on 2 cores). Four relays still reach 64 peers
+ *    in three hops, and gossip (IHAVE) covers a missed relay at the next heartbeat.
+ *  - Dhi=16 (default 12; we had 8): gossipsub refuses a GRAFT from a peer that dialled it once its
+ *    mesh has Dhi peers. A joiner's first GRAFTs go to the seeds, its only connections, and every
+ *    earlier agent grafted them too: at Dhi=8 the seeds refused the last joiners, which were then
+ *    in nobody's relay mesh and heard no relayed heartbeat (not even each other's) until their
+ *    direct connections were up, 4-8 s later at 16 agents on 2 cores. At 16 the seeds take every
+ *    joiner of a 17-peer mesh (16 agents and a controller); the heartbeat still prunes a mesh above
+ *    Dhi back to D, and meshes only grow by GRAFTs, which a node sends while it has under Dlo.
  *  - heartbeat 500 ms (default 1 s): mesh repair after a join or a loss happens at heartbeats, and
  *    a small mesh can afford twice the (tiny) heartbeat traffic.
  *  - IP colocation penalty off: gossipsub's default punishes more than 10 peers behind one IP,
@@ -46,7 +53,7 @@ export interface GossipTuning {
 const IDONTWANT_MIN_BYTES = 16 * 1024
 const GOSSIP_TARGETS = 2
 
-export const DEFAULT_GOSSIP_TUNING: GossipTuning = { D: 4, Dlo: 3, Dhi: 8, heartbeatIntervalMs: 500 }
+export const DEFAULT_GOSSIP_TUNING: GossipTuning = { D: 4, Dlo: 3, Dhi: 16, heartbeatIntervalMs: 500 }
 
 export function resolveGossipTuning(partial: Partial<GossipTuning> | undefined): GossipTuning {
   const t = { ...DEFAULT_GOSSIP_TUNING, ...partial }

@@ -29,6 +29,7 @@ import type { ClockProbe, PreciseWall } from './clock-sync.ts'
 import type { StreamCounters, StreamRequestHandler } from './request-response.ts'
 import { publicKeyBytes, signBytes } from './signing.ts'
 import { DIRECT_TO_ALL, frameGossip, gossipFlag, gossipPayload, RELAY } from './gossip-frame.ts'
+import { openGossipStreamsInParallel } from './gossip-stream-opener.ts'
 import type { GossipFlag } from './gossip-frame.ts'
 
 export interface MeshNodeOptions {
@@ -174,6 +175,12 @@ export interface MeshNode {
    * round trip after the connection is up; publishing before that misses the peer.
    */
   waitForTopicPeers(topic: string, minPeers: number, timeoutMs: number): Promise<void>
+  /**
+   * Calls `handler` with a peer's id when a message published on `topic` starts reaching it
+   * directly: the peer is subscribed and our gossip stream to it is open, whichever came last
+   * (so the same peer again after a stream was reopened). Returns the function that removes it.
+   */
+  onTopicPeer(topic: string, handler: (peerId: string) => void): () => void
   /** Publishes to `loadmesh/<meshName>/<topic>`. Resolves with the number of peers it was sent to directly. */
   publish(topic: string, bytes: Uint8Array, options?: PublishOptions): Promise<number>
   /** Handlers never see this node's own messages. Returns the unsubscribe function. */
@@ -266,6 +273,7 @@ class Libp2pMeshNode implements MeshNode {
   private readonly exchangePeers: PeerExchange
   private tickTimer: Timer | undefined
   private readonly connectedAt = new Map<string, number>()
+  private readonly topicPeerHandlers = new Map<string, Set<(peerId: string) => void>>()
   /** Publishers of gossip this node received lately (peer id → clock.now()), see reachesAll. */
   private readonly heardFrom = new Map<string, number>()
   private readonly streamRepairs = new Map<string, number>()
@@ -430,6 +438,11 @@ class Libp2pMeshNode implements MeshNode {
       }
       const pubsub = node.services.pubsub
       asyncValidating(pubsub) // fail loudly now, not by silently never relaying
+      if (!openGossipStreamsInParallel(pubsub, (peer) => { this.notifyTopicPeer(peer, null) })) this.log.debug({}, 'mesh: gossipsub internals changed; outbound streams open one at a time')
+      pubsub.addEventListener('subscription-change', (evt) => {
+        const peer = evt.detail.peerId.toString()
+        for (const sub of evt.detail.subscriptions) if (sub.subscribe) this.notifyTopicPeer(peer, sub.topic)
+      })
       pubsub.addEventListener('gossipsub:message', (evt) => { this.onGossip(evt.detail) })
       this.subscribeInternal(peerExchangeTopic(this.meshName), MAX_ANNOUNCE_BYTES)
       for (const sub of this.subs.values()) this.subscribeInternal(sub.full, this.maxGossipBytes)
@@ -477,6 +490,32 @@ class Libp2pMeshNode implements MeshNode {
     // not its interface; should it disappear, we fall back to counting every subscriber.
     const outbound = (pubsub as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound
     return pubsub.getSubscribers(full).map(String).filter((id) => outbound?.has(id) ?? true)
+  }
+
+  onTopicPeer(topic: string, handler: (peerId: string) => void): () => void {
+    const full = fullTopic(this.meshName, validateTopic(topic))
+    let set = this.topicPeerHandlers.get(full)
+    if (set === undefined) {
+      set = new Set()
+      this.topicPeerHandlers.set(full, set)
+    }
+    const entry = (peer: string): void => { handler(peer) }
+    set.add(entry)
+    return () => { set.delete(entry) }
+  }
+
+  /** `peer`'s gossip stream opened (topic null) or it subscribed to `topic`: tell who listens if both hold now. */
+  private notifyTopicPeer(peer: string, topic: string | null): void {
+    if (this.topicPeerHandlers.size === 0 || this.state !== 'running') return
+    const internals = this.node?.services.pubsub as unknown as { streamsOutbound?: Map<string, unknown>, topics?: Map<string, Set<string>> } | undefined
+    if (internals?.streamsOutbound === undefined || internals.topics === undefined) return
+    if (!writable(internals.streamsOutbound.get(peer))) return
+    for (const [full, handlers] of this.topicPeerHandlers) {
+      if ((topic !== null && topic !== full) || internals.topics.get(full)?.has(peer) !== true) continue
+      for (const h of [...handlers]) {
+        try { h(peer) } catch (err) { this.log.warn({ peer, topic: full, error: (err as Error)?.message }, 'mesh: topic peer handler threw') }
+      }
+    }
   }
 
   waitForTopicPeers(topic: string, minPeers: number, timeoutMs: number): Promise<void> {
@@ -558,7 +597,8 @@ class Libp2pMeshNode implements MeshNode {
    * again: the peer then gets our messages only through relays, and nothing from us directly.
    * Seen at 16 agents on 2 cores, where a third of the connected pairs had no stream either way.
    * So every tick, a connected peer without one gets it reopened on an open connection (at most
-   * every STREAM_REPAIR_MS per peer), through gossipsub's own queue, which skips peers that have one.
+   * every STREAM_REPAIR_MS per peer), through gossipsub's queue (see gossip-stream-opener.ts), which
+   * skips peers that have one.
    */
   private repairGossipStreams(): void {
     const node = this.node

@@ -27,6 +27,24 @@ test('B and C know only A as host:port; all three end up connected and a message
   assert.equal(a.stats().gossipBytesIn, 'hello from C'.length)
 })
 
+test('onTopicPeer names a peer once a publish on the topic reaches it directly, and a publish then does', async () => {
+  const swarmKey = generateSwarmKey()
+  const a = await makeNode({ swarmKey })
+  a.subscribe('state', () => {})
+  const seen: Array<{ peer: string, reachable: boolean }> = []
+  a.onTopicPeer('state', (peer) => seen.push({ peer, reachable: a.topicPeers('state').includes(peer) }))
+  const other: string[] = []
+  a.onTopicPeer('results', (peer) => other.push(peer))
+  const b = await makeNode({ swarmKey, seeds: [hostPort(a)] })
+  const got: string[] = []
+  b.subscribe('state', (_from, bytes) => got.push(str(bytes)))
+  await waitFor(() => seen.length > 0, 'A told of B')
+  assert.deepEqual(seen[0], { peer: b.peerId, reachable: true })
+  assert.deepEqual(other, [], 'B is not subscribed to results')
+  assert.equal(await a.publish('state', text('hello B')), 1)
+  await waitFor(() => got.length === 1, 'B received it')
+})
+
 test('topics are per mesh name and per topic: no cross-talk', async () => {
   const a = await makeNode({ meshName: 'blue' })
   const b = await makeNode({ meshName: 'blue', seeds: [hostPort(a)] })
