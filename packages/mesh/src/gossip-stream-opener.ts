@@ -2,10 +2,10 @@
  * gossipsub (17) opens its outbound stream to each new peer from a single queue, one stream at a
  * time: `createOutboundStream` is awaited for one peer before the next starts. Each open is a
  * multistream negotiation plus a peer-store write, and on a loaded host (16 agents booting on 2
- * cores) one took 0.4 to 1.8 s. A joiner connecting to 15 peers then waited for its streams in
- * line: the last of them came ~12 s after the connections (traced; docs/architecture.md). Until a
- * peer has our outbound stream it gets neither our heartbeats nor our GRAFTs, so the queue's length
- * was the mesh's convergence time.
+ * cores) one took 0.4 to 1.8 s. A joiner's streams then waited in line: traced, streams to peers
+ * connected at 3.4-3.9 s came at 5.0-7.8 s, and some only after the node's repair had queued them
+ * again, at the back of the same line (docs/architecture.md). Until a peer has our outbound stream
+ * it gets neither our heartbeats nor our GRAFTs.
  *
  * This replaces the queue with one that opens streams to different peers at once, and to any one
  * peer one at a time (gossipsub queues a peer twice when it both connects and opens a stream to
