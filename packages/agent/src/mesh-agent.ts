@@ -181,7 +181,7 @@ const CLOCK_QUIET_AFTER_T0_MS = 300
 /**
  * Event-loop delay sampling period of an agent's heartbeat monitor. The sampler is a libuv timer:
  * at 10 ms it woke an idle agent 100 times a second, which measured 11 ms of CPU per second on
- * this VM, two thirds of a lone idle agent's CPU and 0.18 of a core for 16 agents on one host. The
+ * this VM (a bare process with only the monitor), two thirds of a lone idle agent's CPU. The
  * heartbeat only compares the p99 with the degraded threshold (100 ms by default); 50 ms samples
  * still see every stall of that size, at a fifth of the wake-ups.
  */

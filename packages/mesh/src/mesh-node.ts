@@ -488,7 +488,7 @@ class Libp2pMeshNode implements MeshNode {
     // open, which can come later. gossipsub skips subscribers without one (the message is then lost
     // for them), so they are not counted. `streamsOutbound` is on the @libp2p/gossipsub 17 class,
     // not its interface; should it disappear, we fall back to counting every subscriber.
-    const outbound = (pubsub as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound
+    const outbound = gossipInternals(pubsub).streamsOutbound
     return pubsub.getSubscribers(full).map(String).filter((id) => outbound?.has(id) ?? true)
   }
 
@@ -507,8 +507,8 @@ class Libp2pMeshNode implements MeshNode {
   /** `peer`'s gossip stream opened (topic null) or it subscribed to `topic`: tell who listens if both hold now. */
   private notifyTopicPeer(peer: string, topic: string | null): void {
     if (this.topicPeerHandlers.size === 0 || this.state !== 'running') return
-    const internals = this.node?.services.pubsub as unknown as { streamsOutbound?: Map<string, unknown>, topics?: Map<string, Set<string>> } | undefined
-    if (internals?.streamsOutbound === undefined || internals.topics === undefined) return
+    const internals = gossipInternals(this.node?.services.pubsub)
+    if (internals.streamsOutbound === undefined || internals.topics === undefined) return
     if (!writable(internals.streamsOutbound.get(peer))) return
     for (const [full, handlers] of this.topicPeerHandlers) {
       if ((topic !== null && topic !== full) || internals.topics.get(full)?.has(peer) !== true) continue
@@ -564,7 +564,7 @@ class Libp2pMeshNode implements MeshNode {
   private reachesAll(full: string): boolean {
     const pubsub = this.node?.services.pubsub
     if (pubsub === undefined) return false
-    const internals = pubsub as unknown as { streamsOutbound?: Map<string, unknown>, streamsInbound?: Map<string, unknown>, topics?: Map<string, Set<string>> }
+    const internals = gossipInternals(pubsub)
     const outbound = internals.streamsOutbound
     const inbound = internals.streamsInbound
     const topics = internals.topics
@@ -603,11 +603,7 @@ class Libp2pMeshNode implements MeshNode {
   private repairGossipStreams(): void {
     const node = this.node
     if (node === undefined) return
-    const internals = node.services.pubsub as unknown as {
-      streamsOutbound?: Map<string, unknown>
-      addPeer?: (peerId: unknown, direction: string, addr: unknown) => void
-      outboundInflightQueue?: { push(job: { peerId: unknown, connection: unknown }): void }
-    }
+    const internals = gossipInternals(node.services.pubsub)
     const { streamsOutbound, addPeer, outboundInflightQueue } = internals
     if (streamsOutbound === undefined || typeof addPeer !== 'function' || outboundInflightQueue === undefined) return
     const now = this.clock.now()
@@ -869,7 +865,7 @@ class Libp2pMeshNode implements MeshNode {
         this.c.relayed++
         asyncValidating(pubsub).reportMessageValidationResult(msgId, propagationSource.toString(), TopicValidatorResult.Accept)
       } else {
-        (pubsub as unknown as { mcache?: { validate?: (id: string) => unknown } }).mcache?.validate?.(msgId)
+        gossipInternals(pubsub).mcache?.validate?.(msgId)
       }
     }
     if (msg.type !== 'signed') return // StrictSign makes this unreachable; keep `from` trustworthy regardless
@@ -924,6 +920,23 @@ function writable(stream: unknown): boolean {
  * The class has it (gossipsub's asyncValidation API) but @libp2p/gossipsub 17's interface does not
  * declare it. Without it nothing would ever be relayed, so its absence is an error.
  */
+/**
+ * What the node reads of @libp2p/gossipsub 17 beyond its interface. Each field may be missing in
+ * another version; every user checks and falls back to plain gossipsub behaviour.
+ */
+interface GossipInternals {
+  streamsOutbound?: Map<string, unknown>
+  streamsInbound?: Map<string, unknown>
+  topics?: Map<string, Set<string>>
+  addPeer?: (peerId: unknown, direction: string, addr: unknown) => void
+  outboundInflightQueue?: { push(job: { peerId: unknown, connection: unknown }): void }
+  mcache?: { validate?: (id: string) => unknown }
+}
+
+function gossipInternals(pubsub: GossipSub | undefined): GossipInternals {
+  return (pubsub ?? {}) as unknown as GossipInternals
+}
+
 function asyncValidating(pubsub: GossipSub): { reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void } {
   const p = pubsub as unknown as { reportMessageValidationResult?: unknown }
   if (typeof p.reportMessageValidationResult !== 'function') {
