@@ -260,6 +260,11 @@ export function checkResultsShape(x: unknown): string[] {
     if (s.id === 'simulator-scale' && (!Array.isArray(s.rows) || !s.rows.every((r: unknown) => obj(r) && typeof r.streams === 'number' && numOrNull(r.tokens_per_cpu_s)))) {
       problems.push(`${where}.rows: not a list of rows with streams and tokens_per_cpu_s`)
     }
+    if (s.id === 'replay-lag' && s.baselines !== undefined && s.baselines !== null) {
+      const b = s.baselines
+      const ok = (v: unknown): boolean => obj(v) && typeof v.over_2ms === 'number' && obj(v.lag_ms) && numOrNull(v.lag_ms.max)
+      if (!obj(b) || !ok(b.spin) || !ok(b.sleep)) problems.push(`${where}.baselines: not { spin, sleep } with lag_ms and over_2ms`)
+    }
     if (s.id === 'schedule-lag') {
       if (!Array.isArray(s.rates)) problems.push(`${where}.rates: not an array`)
       else {
@@ -295,7 +300,7 @@ export function failedSuite(id: Suite['id'], message: string): Suite {
     return {
       ...base, id, log: 'n/a', speedup: 0, window: null, warmup_window: 'n/a', scheduled: null, sent: null, failed: null, dropped: null, duration_s: null,
       schedule_lag_ms: { p50: null, p99: null, p999: null, max: null }, over_1ms: null, over_2ms: null, event_loop_delay_ms: { p99: null, max: null },
-      cpu_util: null, core_usage: null, probe_after: null
+      cpu_util: null, core_usage: null, probe_after: null, baselines: null
     }
   }
   return { ...base, id, max_in_flight: 0, rates: [] }

@@ -29,7 +29,11 @@ function replay(max: number): ReplayLagSuite {
     scheduled: 19366, sent: 19366, failed: 0, dropped: 0, duration_s: 58.1,
     schedule_lag_ms: { p50: 0.05, p99: 0.9, p999: 1.8, max }, over_1ms: 120, over_2ms: 7,
     event_loop_delay_ms: { p99: 1.1, max: 6.2 }, cpu_util: 0.2, core_usage: { other_core0: 0.01, other_core1: 0.02, steal_core0: 0, steal_core1: 0 },
-    probe_after: probe(9.5)
+    probe_after: probe(9.5),
+    baselines: {
+      spin: { scheduled: 19366, lag_ms: { p50: 0.001, p99: 0.02, p999: 1.1, max: 3.4 }, over_1ms: 30, over_2ms: 9 },
+      sleep: { scheduled: 19366, lag_ms: { p50: 0.08, p99: 0.4, p999: 2.5, max: 4.1 }, over_1ms: 60, over_2ms: 12 }
+    }
   }
 }
 
@@ -57,6 +61,27 @@ test('the replay suite reports its maximum against the 2 ms goal, with the lag d
   assert.match(renderBenchmarksDoc(results([replay(4.2)])), /\*\*NOT met\*\* \(max 4\.200 ms\)/)
   assert.match(renderTerminalSummary(results([replay(1.7)])), /whole trace +19,366/)
   assert.deepEqual(checkResultsShape(JSON.parse(JSON.stringify(results([replay(1.7)])))), [])
+})
+
+test('the baselines are rows of their own, and the goal line says whether any sender could have met the bound', () => {
+  const doc = renderBenchmarksDoc(results([replay(4.2)]))
+  assert.match(doc, /\| baseline: sleep, then spin \(nothing sent\) \| n\/a \| 58\.1 \| 0\.080 \| 0\.400 \| 2\.500 \| 4\.100 \| 60 \| 12 \|/)
+  assert.match(doc, /\| baseline: spin only \(nothing sent\) \| n\/a \| 58\.1 \| 0\.001 \| 0\.020 \| 1\.100 \| 3\.400 \| 30 \| 9 \|/)
+  assert.match(doc, /\*\*NOT met\*\* \(max 4\.200 ms\); over 2 ms: loadmesh 7, an ideal sender that sleeps between sends 12, a spin that never sleeps 9 \(max 3\.400 ms\): even the spin missed the bound/)
+  const quiet = replay(1.7)
+  if (quiet.baselines !== null) quiet.baselines.spin = { scheduled: 19366, lag_ms: { p50: 0.001, p99: 0.02, p999: 0.5, max: 1.2 }, over_1ms: 2, over_2ms: 0 }
+  assert.match(renderBenchmarksDoc(results([quiet])), /a spin that never sleeps 0 \(max 1\.200 ms\): the bound was within the machine's reach/)
+  assert.match(renderTerminalSummary(results([quiet])), /baseline: spin only/)
+  // A results file from before the baselines existed still renders, with the client's row only.
+  const old = JSON.parse(JSON.stringify(results([replay(4.2)]))) as BenchResults
+  delete (old.suites[0] as Partial<ReplayLagSuite>).baselines
+  const oldDoc = renderBenchmarksDoc(old)
+  assert.doesNotMatch(oldDoc, /\| baseline: /)
+  assert.match(oldDoc, /\*\*NOT met\*\* \(max 4\.200 ms\)\./)
+  assert.deepEqual(checkResultsShape(old), [])
+  const broken = JSON.parse(JSON.stringify(results([replay(4.2)]))) as { suites: Array<{ baselines: unknown }> }
+  broken.suites[0].baselines = { spin: { lag_ms: {} } }
+  assert.match(checkResultsShape(broken).join('\n'), /results\.suites\[0\]\.baselines: not \{ spin, sleep \}/)
 })
 
 test('a replay suite that could not run still makes a well-formed results file and doc', () => {
