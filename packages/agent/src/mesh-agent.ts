@@ -10,7 +10,7 @@ import {
 import type { BreakdownStore, ClockOffsets, Membership, PlanStatus, PlanStore, ResultsStore } from '@loadmesh/mesh-state'
 import {
   decodeCommand, decodeEnvelope, decodeReconcileRequest, decodeReconcileResponse, encodeEnvelope, encodeReconcileRequest,
-  clockSample, encodeReconcileResponse, LIMITS, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, reconcileProtocol, windowToWire
+  clockSample, encodeReconcileResponse, LIMITS, prepareCodecs, MAX_RECONCILE_REQUEST_BYTES, MAX_RECONCILE_RESPONSE_BYTES, reconcileProtocol, windowToWire
 } from '@loadmesh/protocol'
 import type { Command, CommandBody, Envelope, Heartbeat, Member, PeerRole, RunPlan, SignedCommand, Stage } from '@loadmesh/protocol'
 import { validateRunConfig } from './run-config.ts'
@@ -270,6 +270,9 @@ class MeshAgentImpl implements MeshAgent {
     if (this.stopped) throw new MeshAgentError('ERR_AGENT_STOPPED', `mesh agent ${this.peerId} was stopped; create a new one`)
     this.running = true
     this.startedAt = this.clock.now()
+    // Every codec now (~18 ms, once per process), not on first use: a controller's first reconcile
+    // otherwise generated the reconcile codecs inside the timed exchange (16 ms in its profile).
+    prepareCodecs()
     this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS })
     this.loopDelay.enable()
     this.unsubs.push(this.node.subscribe('state', (from, bytes) => this.onState(from, bytes)))
