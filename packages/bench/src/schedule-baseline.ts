@@ -12,6 +12,7 @@
  * Replayed over the same due times, on the same core, in the same run as a real client, they say
  * whether a lag bound was within the machine's reach, and how far a real client is from an ideal one.
  */
+import { quantile } from './quantile.ts'
 
 export interface BaselineResult {
   scheduled: number
@@ -47,14 +48,13 @@ export function meetSchedule(dueMs: ArrayLike<number>, startAt: number, o: Basel
     late[i] = t - due
   }
   late.sort()
-  const q = (p: number): number | null => n === 0 ? null : late[Math.min(n - 1, Math.ceil(p * n) - 1)]
   let over1 = 0
   let over2 = 0
   for (let i = 0; i < n; i++) {
     if (late[i] > 1) over1++
     if (late[i] > 2) over2++
   }
-  return { scheduled: n, lag_ms: { p50: q(0.5), p99: q(0.99), p999: q(0.999), max: n === 0 ? null : late[n - 1] }, over_1ms: over1, over_2ms: over2 }
+  return { scheduled: n, lag_ms: { p50: quantile(late, 0.5), p99: quantile(late, 0.99), p999: quantile(late, 0.999), max: quantile(late, 1) }, over_1ms: over1, over_2ms: over2 }
 }
 
 /** A futex sleep on a private word: nothing ever notifies it, so it returns on the timeout. */

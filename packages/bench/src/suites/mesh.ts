@@ -13,6 +13,7 @@ import type { MeshControllerConfig, MeshControllerResult } from '../workers/mesh
 import type { SimulatorServerConfig } from '../workers/simulator-server.ts'
 import { CLIENT_CORE, errorText, probeBothCores, TARGET_CORE } from './context.ts'
 import type { BenchContext } from './context.ts'
+import { quantile } from '../quantile.ts'
 
 const BIN = fileURLToPath(new URL('../../../cli/src/bin.ts', import.meta.url))
 const TITLE = 'Mesh: membership convergence, plan start skew, reconcile time and gossip bytes against N agents'
@@ -279,12 +280,6 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean>
     await new Promise((r) => setTimeout(r, 50))
   }
   return true
-}
-
-/** Nearest-rank quantile of a sorted list. */
-function quantile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
 }
 
 function mean(v: readonly number[]): number | null {

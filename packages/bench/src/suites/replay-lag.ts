@@ -49,11 +49,11 @@ export interface ReplayLagSuite extends SuiteBase {
   /**
    * The same due times met on the client core right after the replay, sending nothing
    * (schedule-baseline.ts): by a spin (what the machine allowed any sender on that core) and by
-   * sleeps (what an ideal sender that sleeps between sends could do). Null: not run.
+   * sleeps (what an ideal sender that sleeps between sends could do). Null: not run. Absent from
+   * results files written before the baselines existed, so readers use `?? null`.
    */
   baselines: { spin: BaselineResult; sleep: BaselineResult } | null
 }
-// Results files written before the baselines existed have none: readers use `?? null`.
 
 /**
  * Suite 7: issue 5's proof, "replaying the Azure trace at --speedup 60 sends every request within
