@@ -291,6 +291,10 @@ class MeshRunImpl implements MeshRun {
       if (p.labels !== undefined) result.labels = p.labels
       if (!this.aborted) rec.record(result)
     }
+    // Every agent meets the plan's T0 (and each epoch's start) at the same instant: the first due
+    // time blocks this thread for its last ms instead of hopping through the alarm thread, unless
+    // responses of an earlier interval are still coming in (they would wait behind the block).
+    const blockFirst = (): boolean => this.injector.stats().inFlight === 0
     let promise: Promise<unknown>
     if (iv.mode === 'open') {
       const c = this.o.config
@@ -317,7 +321,8 @@ class MeshRunImpl implements MeshRun {
         },
         onScheduled: (t) => rec.onScheduled(t),
         onDropped: (t) => rec.onDropped(t),
-        signal: ctrl.signal
+        signal: ctrl.signal,
+        blockFirst
       })
     } else {
       promise = runClosedLoop({
@@ -326,7 +331,8 @@ class MeshRunImpl implements MeshRun {
         durationMs,
         concurrency: iv.concurrency,
         fire: (t) => { rec.onScheduled(t); return send(t) },
-        signal: ctrl.signal
+        signal: ctrl.signal,
+        blockFirst
       })
     }
     const loop: Loop = { key, startRel, endRel: iv.to_ms, ctrl, stopTimer: null, promise }

@@ -17,6 +17,8 @@ export interface ClosedLoopOptions {
   fire: (intendedAt: number) => Promise<unknown>
   /** Stops new requests; the loop still waits for in-flight ones. */
   signal?: AbortSignal
+  /** As in the open loop: meet startAt by blocking the thread for its last ~2 ms, if still true then. */
+  blockFirst?: () => boolean
 }
 
 /**
@@ -95,7 +97,7 @@ export function runClosedLoop(o: ClosedLoopOptions): Promise<LoopResult> {
 
     if (signal?.aborted === true) { stopped = true; maybeDone(); return }
     signal?.addEventListener('abort', onAbort, { once: true })
-    waker.wakeAt(o.startAt)
+    waker.wakeAt(o.startAt, o.blockFirst)
   })
 }
 

@@ -32,6 +32,13 @@ export interface OpenLoopOptions {
    * to its next due send and drains the queue right after each batch of sends.
    */
   idle?: IdleWork
+  /**
+   * Asked just before the first due time: if true, the loop meets it by blocking its thread for
+   * the last ~2 ms rather than through the alarm thread (waker.ts, blockUntil). For a start that
+   * many processes meet at once (a mesh plan's T0); say no while other requests are in flight,
+   * whose responses would wait behind the block.
+   */
+  blockFirst?: () => boolean
 }
 
 /**
@@ -173,7 +180,7 @@ export function runOpenLoop(o: OpenLoopOptions): Promise<LoopResult> {
       maybeDone()
       return
     }
-    waker.wakeAt(Math.min(next, endAt))
+    waker.wakeAt(Math.min(next, endAt), o.blockFirst)
   })
 }
 

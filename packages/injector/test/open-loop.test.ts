@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createManualClock } from '@loadmesh/clock'
+import { createManualClock, systemClock } from '@loadmesh/clock'
 import { runOpenLoop, ScheduleError } from '../src/index.ts'
 import type { LoopResult } from '../src/index.ts'
 import { advanceInSteps, coarseClock, flush, heldFire, seeded } from './helpers/loop-harness.ts'
@@ -165,4 +165,19 @@ test('bad options and bad gaps reject with ScheduleError', async () => {
   const rejected = assert.rejects(loop, (e: unknown) => e instanceof ScheduleError && /returned -1/.test(e.message))
   await advanceInSteps(clock, 10, 1)
   await rejected
+})
+
+test('blockFirst is asked for the first due time only, before that request fires', async () => {
+  const clock = systemClock()
+  const events: string[] = []
+  const res = await runOpenLoop({
+    clock, startAt: clock.now() + 30, durationMs: 40, maxInFlight: 10, nextGapMs: () => 10,
+    fire: async () => { events.push('fire') },
+    blockFirst: () => { events.push('block?'); return true }
+  })
+  // Due at +10, +20 and +30 ms after startAt.
+  assert.equal(res.fired, 3)
+  // A host so loaded that the thread woke after the first due time never asks: nothing to block for.
+  if (events[0] === 'block?') assert.deepEqual(events, ['block?', 'fire', 'fire', 'fire'])
+  else assert.deepEqual(events, ['fire', 'fire', 'fire'])
 })
