@@ -260,6 +260,14 @@ export function checkResultsShape(x: unknown): string[] {
     if (s.id === 'simulator-scale' && (!Array.isArray(s.rows) || !s.rows.every((r: unknown) => obj(r) && typeof r.streams === 'number' && numOrNull(r.tokens_per_cpu_s)))) {
       problems.push(`${where}.rows: not a list of rows with streams and tokens_per_cpu_s`)
     }
+    if (s.id === 'mesh' && Array.isArray(s.rows)) {
+      s.rows.forEach((r: unknown, j) => {
+        const b = obj(r) ? r.bare_skew_ms : undefined
+        if (b !== undefined && b !== null && !(obj(b) && typeof b.samples === 'number' && numOrNull(b.p50) && numOrNull(b.p99))) {
+          problems.push(`${where}.rows[${j}].bare_skew_ms: not { samples, p50, p99 }`)
+        }
+      })
+    }
     if (s.id === 'replay-lag' && s.baselines !== undefined && s.baselines !== null) {
       const b = s.baselines
       const ok = (v: unknown): boolean => obj(v) && typeof v.over_2ms === 'number' && obj(v.lag_ms) && numOrNull(v.lag_ms.max)

@@ -66,3 +66,21 @@ test('a mesh size that failed is named with why; a suite that could not run stil
   assert.deepEqual(checkResultsShape(results(failed)), [])
   assert.match(renderBenchmarksDoc(results(failed), 'x.json'), /\*\*Suite failed\*\*: keygen failed/)
 })
+
+test('the bare-process baseline: its columns, and per size that missed the skew goal whether the host could have met it', () => {
+  const reach = { ...row(8, 700, 6.2, 40), bare_skew_ms: { samples: 40, p50: 0.3, p99: 2.96 } }
+  const floor = { ...row(16, 1200, 7.5, 90), bare_skew_ms: { samples: 80, p50: 0.6, p99: 6.48 } }
+  const met = { ...row(4, 400, 0.8, 30), bare_skew_ms: { samples: 20, p50: 0.06, p99: 0.89 } }
+  const r = results(mesh([met, reach, floor, row(2, 100, 9, 20)], []))
+  assert.deepEqual(checkResultsShape(r), [])
+  const doc = renderBenchmarksDoc(r, 'x.json')
+  assert.match(doc, /\| own clock p99 ms \| bare skew p50 ms \| bare skew p99 ms \|/)
+  assert.match(doc, /\| 16 \| 1,200 \| 2\.50 \| 7\.50 \| 8\.50 \| 7\.50 \| 0\.60 \| 6\.48 \|/)
+  assert.match(doc, /start skew at 8 agents: p99 6\.20 ms; 8 bare processes .* p99 2\.96 ms: the bound was within this host's reach in this run/)
+  assert.match(doc, /start skew at 16 agents: p99 7\.50 ms; .* p99 6\.48 ms: even they missed 5 ms, so no agent on this host could have met it in this run/)
+  // Met at 4; no baseline at 2 (an older results file): no verdict for either.
+  assert.doesNotMatch(doc, /start skew at (4|2) agents/)
+  assert.match(renderTerminalSummary(r), /start skew at 16 agents: .* even they missed/)
+  const bad = results(mesh([{ ...met, bare_skew_ms: { samples: 'x' } as unknown as MeshRow['bare_skew_ms'] }], []))
+  assert.match(checkResultsShape(bad).join('\n'), /rows\[0\]\.bare_skew_ms: not \{ samples, p50, p99 \}/)
+})

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { availableParallelism } from 'node:os'
 import { createProcessRegistry, guardedCommand, pinnedCommand } from '../src/index.ts'
 import type { BaselineClientResult, LoadmeshClientResult } from '../src/client-results.ts'
+import type { StartBaseline } from '../src/workers/start-baseline.ts'
 import { detectTools } from '../src/tools.ts'
 import { runWorker, startServerWorker, workerPath } from '../src/worker-protocol.ts'
 
@@ -57,6 +58,34 @@ test('a worker that fails reports its error instead of hanging', async () => {
     )
     assert.equal(registry.live, 0)
   } finally {
+    registry.killAllSync()
+  }
+})
+
+test('the start baseline: N bare processes each write one request per repetition at the shared T0, never before it', async () => {
+  const registry = createProcessRegistry({ taskset: null, cores: availableParallelism() })
+  const { createServer } = await import('node:http')
+  const arrivals: number[] = []
+  const server = createServer((req, res) => {
+    arrivals.push(Number(process.hrtime.bigint()) / 1e6)
+    req.resume()
+    req.on('end', () => res.end('data: [DONE]\n\n'))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const port = (server.address() as { port: number }).port
+    const r = await runWorker<StartBaseline>(registry, workerPath('start-baseline.ts'), {
+      deadlineMs: 30_000, processes: 3, repetitions: 2, target: `http://127.0.0.1:${port}`, leadMs: 200, gapMs: 100
+    }, { core: null, timeoutMs: 30_000 })
+    assert.equal(r.late_ms.length, 6, 'one sample per process and repetition')
+    for (const v of r.late_ms) assert.ok(v >= 0 && Number.isFinite(v), `a write ${v} ms after T0`)
+    assert.equal(arrivals.length, 6, 'every write is a whole request the server answered')
+    // Both repetitions' requests arrive in two groups, the second at least gapMs after the first.
+    arrivals.sort((a, b) => a - b)
+    assert.ok((arrivals[3] as number) - (arrivals[2] as number) >= 100, `groups ${arrivals.map((a) => (a - (arrivals[0] as number)).toFixed(1)).join(', ')} ms`)
+    assert.equal(registry.live, 0)
+  } finally {
+    server.close()
     registry.killAllSync()
   }
 })

@@ -10,6 +10,7 @@ import type { Goal, Status, SuiteBase } from '../results.ts'
 import { runWorker, startServerWorker, workerPath } from '../worker-protocol.ts'
 import type { ServerWorker } from '../worker-protocol.ts'
 import type { MeshControllerConfig, MeshControllerResult } from '../workers/mesh-controller.ts'
+import type { StartBaseline, StartBaselineConfig } from '../workers/start-baseline.ts'
 import type { SimulatorServerConfig } from '../workers/simulator-server.ts'
 import { CLIENT_CORE, errorText, probeBothCores, TARGET_CORE } from './context.ts'
 import type { BenchContext } from './context.ts'
@@ -33,6 +34,8 @@ const IDLE_MS = 3000
  * measured.
  */
 const BOOT_WAVE = 4
+/** Repetitions of the bare-process start (each a shared T0 for N processes). */
+const BARE_REPETITIONS = 5
 const LISTEN_TIMEOUT_MS = 120_000
 /** The CLI's defaults: the mesh as users run it. */
 const HEARTBEAT_MS = 1000
@@ -51,6 +54,12 @@ export interface MeshRow {
   start_skew_ms: { samples: number; p50: number | null; p99: number | null; max: number | null }
   /** |first request − T0| on each agent's own clock, not corrected (one host: one clock). */
   own_clock_skew_ms: { p50: number | null; p99: number | null }
+  /**
+   * The same start met by N bare processes (workers/start-baseline.ts), run right after the agents
+   * stopped: what this host allows N processes that start at one instant. Null if it could not run;
+   * absent from results files written before it existed, so readers use `?? null`.
+   */
+  bare_skew_ms?: { samples: number; p50: number | null; p99: number | null } | null
   reconcile_ms: { p50: number | null; max: number | null }
   gossip_bytes_per_s: { idle: number | null; run: number | null }
   /**
@@ -137,7 +146,7 @@ function goals(rows: MeshRow[], quick: boolean): Goal[] {
 
 function emptyRow(n: number, repetitions: number): MeshRow {
   return {
-    agents: n, status: 'failed', note: null, convergence_ms: null, start_skew_ms: { samples: 0, p50: null, p99: null, max: null }, own_clock_skew_ms: { p50: null, p99: null },
+    agents: n, status: 'failed', note: null, convergence_ms: null, start_skew_ms: { samples: 0, p50: null, p99: null, max: null }, own_clock_skew_ms: { p50: null, p99: null }, bare_skew_ms: null,
     reconcile_ms: { p50: null, max: null }, gossip_bytes_per_s: { idle: null, run: null }, cpu_per_agent: { idle: null, run: null }, max_clock_offset_ms: null,
     repetitions, completed: null, complete_reconciles: null
   }
@@ -222,7 +231,41 @@ async function measureSize(ctx: BenchContext, n: number, repetitions: number, ke
   } finally {
     await Promise.all(agents.map(async (a) => await ctx.registry.stop(a.child, 3000)))
   }
+  if (row.status === 'ok') row.bare_skew_ms = await measureBareStart(ctx, n, target)
   return row
+}
+
+/** The start-skew baseline for N (workers/start-baseline.ts); null, and a log line, if it failed. */
+async function measureBareStart(ctx: BenchContext, n: number, target: string): Promise<MeshRow['bare_skew_ms']> {
+  const config: StartBaselineConfig = { deadlineMs: 120_000, processes: n, repetitions: BARE_REPETITIONS, target, leadMs: 300, gapMs: 500 }
+  try {
+    const r = await runWorker<StartBaseline>(ctx.registry, workerPath('start-baseline.ts'), config, { core: null, timeoutMs: config.deadlineMs })
+    const late = r.late_ms.map(Math.abs).sort((a, b) => a - b)
+    const out = { samples: late.length, p50: quantile(late, 0.5), p99: quantile(late, 0.99) }
+    ctx.log(`  ${n} bare processes meeting one T0 (baseline): start skew p50 ${fmtFixed(out.p50, 2)} / p99 ${fmtFixed(out.p99, 2)} ms over ${out.samples}`)
+    return out
+  } catch (err) {
+    ctx.log(`  ${n} bare processes (baseline): FAILED: ${errorText(err)}`)
+    return null
+  }
+}
+
+/**
+ * Per size that missed the skew goal, what its baseline says: whether N bare processes, doing
+ * nothing else, met the bound on this host in the same run.
+ */
+export function startSkewVerdicts(s: MeshSuite): string[] {
+  const out: string[] = []
+  for (const r of s.rows) {
+    const bare = r.bare_skew_ms ?? null
+    const p99 = r.start_skew_ms.p99
+    if (r.status !== 'ok' || p99 === null || p99 <= GOAL_SKEW_P99_MS || bare === null || bare.p99 === null) continue
+    const head = `start skew at ${r.agents} agents: p99 ${fmtFixed(p99, 2)} ms; ${r.agents} bare processes meeting one T0 with nothing else to do: p99 ${fmtFixed(bare.p99, 2)} ms`
+    out.push(bare.p99 > GOAL_SKEW_P99_MS
+      ? `${head}: even they missed ${GOAL_SKEW_P99_MS} ms, so no agent on this host could have met it in this run`
+      : `${head}: the bound was within this host's reach in this run`)
+  }
+  return out
 }
 
 /** Starts a `loadmesh agent` and resolves once it listens (its peer id and metrics URL known). */
@@ -286,7 +329,7 @@ function mean(v: readonly number[]): number | null {
   return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length
 }
 
-const HEADER = ['agents', 'convergence ms', 'skew p50 ms', 'skew p99 ms', 'skew max ms', 'own clock p99 ms', 'reconcile p50 ms', 'reconcile max ms', 'gossip idle B/s', 'gossip running B/s', 'CPU/agent idle', 'CPU/agent running', 'max |offset| ms']
+const HEADER = ['agents', 'convergence ms', 'skew p50 ms', 'skew p99 ms', 'skew max ms', 'own clock p99 ms', 'bare skew p50 ms', 'bare skew p99 ms', 'reconcile p50 ms', 'reconcile max ms', 'gossip idle B/s', 'gossip running B/s', 'CPU/agent idle', 'CPU/agent running', 'max |offset| ms']
 
 function cells(r: MeshRow): string[] {
   return [
@@ -296,6 +339,8 @@ function cells(r: MeshRow): string[] {
     fmtFixed(r.start_skew_ms.p99, 2),
     fmtFixed(r.start_skew_ms.max, 2),
     fmtFixed(r.own_clock_skew_ms.p99, 2),
+    fmtFixed(r.bare_skew_ms?.p50 ?? null, 2),
+    fmtFixed(r.bare_skew_ms?.p99 ?? null, 2),
     fmtFixed(r.reconcile_ms.p50, 1),
     fmtFixed(r.reconcile_ms.max, 1),
     fmtInt(r.gossip_bytes_per_s.idle),
@@ -311,6 +356,7 @@ export function meshText(s: MeshSuite): string[] {
   const out: string[] = []
   if (s.rows.length > 0) out.push(textTable(HEADER, s.rows.map(cells)))
   for (const r of s.rows) if (r.note !== null) out.push(`  note: ${r.agents} agents: ${r.note}`)
+  out.push(...startSkewVerdicts(s))
   return out
 }
 
@@ -330,6 +376,10 @@ export function meshSection(s: MeshSuite, n: number): string[] {
     '  (`loadmesh_run_first_send_after_t0_ms`); the controller subtracts the agent\'s clock offset from its own (direct',
     '  clock probes, NTP-style, the sample with the shortest round trip), so it is the distance from T0 on one clock. Shown:',
     '  |skew| over every agent and repetition; "own clock" is the same without the correction (here all clocks are one).',
+    `- **bare skew** (baseline): right after the agents stop, N bare Node processes (no libp2p, no agent) meet one shared T0`,
+    `  ${BARE_REPETITIONS} times the way agents do (a timer to 2 ms before it, then a blocking futex wait), each writing one pre-built`,
+    '  request to the same simulator; when the write left, after T0 on the host\'s monotonic clock. It is what this host allows',
+    '  N processes that start at one instant and have nothing else to do.',
     '- **reconcile**: the controller\'s `reconcile(run)` of all N agents (one request per agent and peer, in parallel) after each run.',
     '- **gossip**: payload bytes received + published per agent per second (`loadmesh_gossip_bytes_*_total`), idle (heartbeats',
     '  only) and from publishing a plan to the run\'s end (plus commands and results deltas). Relayed copies, gossipsub',
@@ -346,5 +396,7 @@ export function meshSection(s: MeshSuite, n: number): string[] {
     if (notes.length > 0) out.push(...notes, '')
   }
   for (const g of s.goals) out.push(`**Goal:** ${g.description}. **${fmtGoal(g.met)}**.`)
+  const verdicts = startSkewVerdicts(s)
+  if (verdicts.length > 0) out.push('', ...verdicts.map((v) => `- ${v}.`))
   return out
 }
