@@ -43,6 +43,14 @@ const POLL_BELOW_MS = 0.15
  * whole milliseconds and fire up to ~1 ms late), then blocks the thread for the rest.
  */
 const BLOCK_MS = 2
+/**
+ * The alarm is armed only for the last ARM_WITHIN_MS of a wait; a longer one first sleeps on a
+ * plain timer until ARM_LEAD_MS before its target. Arming (and cancelling) wakes the alarm
+ * thread, which then has to run: right after a send, when N agents on one host all send at T0,
+ * that was one more thread wake-up per process in the burst, for an alarm 250 ms away.
+ */
+const ARM_WITHIN_MS = 20
+const ARM_LEAD_MS = 10
 /** Atomics.wait returns this much late or more (futex timer slack); the rest is spun. */
 const BLOCK_EARLY_MS = 0.05
 
@@ -125,6 +133,11 @@ class PreciseWaker implements Waker {
       this.disarmAlarm()
       if (remaining > BLOCK_MS) this.backstop = this.clock.setTimer(this.check, remaining - BLOCK_MS)
       else this.immediate = this.clock.setImmediate(this.check)
+      return
+    }
+    if (remaining > ARM_WITHIN_MS) {
+      this.disarmAlarm()
+      this.backstop = this.clock.setTimer(this.check, remaining - ARM_LEAD_MS)
       return
     }
     // Never calls fn synchronously, so a caller re-arming from inside fn cannot recurse.

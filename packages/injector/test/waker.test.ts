@@ -81,3 +81,25 @@ test('a cancelled blocking wake neither asks nor fires; re-arming without block(
   waker.close()
   assert.ok(firedTurn > armedTurn)
 })
+
+test('a wait longer than 20 ms does not wake the alarm thread when armed, only in its last ms; it still fires on time', async () => {
+  const clock = systemClock()
+  const notify = Atomics.notify
+  const notifies: number[] = []
+  Atomics.notify = (...args: Parameters<typeof Atomics.notify>): number => { notifies.push(clock.now()); return notify(...args) }
+  try {
+    let fired = Number.NaN
+    const waker = createWaker(clock, () => { fired = clock.now() })
+    const due = clock.now() + 60
+    waker.wakeAt(due)
+    assert.equal(notifies.length, 0, 'arming for a target 60 ms away woke the alarm thread at once')
+    for (let i = 0; i < 100 && Number.isNaN(fired); i++) await sleep(5)
+    waker.close()
+    assert.ok(fired >= due, `fired ${(due - fired).toFixed(3)} ms early`)
+    // Never armed at all is right too, when the timer woke the thread only after the target.
+    const armedAt = notifies[0]
+    if (armedAt !== undefined) assert.ok(armedAt >= due - 20, `the alarm was armed ${(due - armedAt).toFixed(1)} ms before the target`)
+  } finally {
+    Atomics.notify = notify
+  }
+})
