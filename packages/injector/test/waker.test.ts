@@ -86,7 +86,10 @@ test('a wait longer than 20 ms does not wake the alarm thread when armed, only i
   const clock = systemClock()
   const notify = Atomics.notify
   const notifies: number[] = []
-  Atomics.notify = (...args: Parameters<typeof Atomics.notify>): number => { notifies.push(clock.now()); return notify(...args) }
+  Atomics.notify = ((cell: Int32Array, index: number, count?: number): number => {
+    notifies.push(clock.now())
+    return notify(cell, index, count)
+  }) as typeof Atomics.notify
   try {
     let fired = Number.NaN
     const waker = createWaker(clock, () => { fired = clock.now() })
