@@ -10,7 +10,9 @@ import type { PreciseAlarm } from './precise-alarm.ts'
  * With the system clock, the waker sleeps on a precise alarm (a helper thread, see
  * precise-alarm.ts) and keeps a plain timer 2 ms past the target as a safety net. The main thread
  * then sleeps until the due time instead of polling, which is what removed the >1 ms lag tail
- * (measured in precise-alarm.ts).
+ * (measured in precise-alarm.ts). A wait longer than ARM_WITHIN_MS sleeps on a plain timer first
+ * and arms the alarm only for its last ms; a wake armed with `block` skips the alarm and blocks
+ * the main thread for its last BLOCK_MS instead (blockUntil: a start many processes meet at once).
  *
  * With any other clock (a manual clock in tests), or when no alarm can be had, it sleeps on a
  * timer until `spinMs` before the target and then polls with `clock.setImmediate`, which lets
