@@ -28,11 +28,11 @@ interface Template {
 }
 
 /**
- * Writes the prompt as it is, in quotes, and checks the bytes it wrote: only when one of them needs
- * JSON's escaping (a quote, a backslash, a control character) or might stand for a lone surrogate
- * (0xEF starts U+FFFD, which UTF-8 writes in its place) does it write JSON.stringify(prompt)
- * over them. Scanning bytes is cheaper than JSON.stringify's scan-and-copy of the string, and the
- * prompts of a load test rarely need escaping.
+ * Writes the template's bytes around JSON.stringify(prompt). Measured on Node 24, building a fresh
+ * 128-token prompt with the prompt factory and writing its body, as a run does per request: ~0.9 µs
+ * per request against ~1.45 µs when the prompt was written raw and the written bytes then scanned
+ * for any that need escaping (the code this replaced): V8 flattens and escapes the built string in
+ * one native pass. Reused (already flat) prompts: ~0.7 µs against ~0.9 µs.
  */
 class TemplateBody implements BodyWriter {
   readonly maxBytes: number
@@ -51,20 +51,7 @@ class TemplateBody implements BodyWriter {
   writeInto(buf: Buffer, at: number): number {
     const t = this.t
     let i = at + t.headBytes.copy(buf, at)
-    const quote = i
-    buf[i++] = 34
-    const n = buf.write(this.prompt, i, 'utf8')
-    let plain = true
-    for (let k = i, end = i + n; k < end; k++) {
-      const c = buf[k] as number
-      if (c < 32 || c === 34 || c === 92 || c === 0xef) { plain = false; break }
-    }
-    if (plain) {
-      i += n
-      buf[i++] = 34
-    } else {
-      i = quote + buf.write(JSON.stringify(this.prompt), quote, 'utf8')
-    }
+    i += buf.write(JSON.stringify(this.prompt), i, 'utf8')
     if (t.midBytes !== null) {
       i += t.midBytes.copy(buf, i)
       i += buf.write(JSON.stringify(this.maxTokens), i, 'latin1')
