@@ -337,7 +337,10 @@ class Libp2pMeshNode implements MeshNode {
       announceIntervalMs: announceEvery,
       ownAddrs: () => this.node?.getMultiaddrs() ?? [],
       peerAddrs: async (id) => (await this.requireNode().peerStore.get(peerIdFromString(id))).addresses.map((a) => a.multiaddr),
-      publish: async (bytes) => { await this.publishFramed(peerExchangeTopic(this.meshName), bytes) },
+      // Always relayed, with directPublish too: an announcement is for the peers we do not know of,
+      // which a direct publish does not reach (two nodes whose pulls missed each other would
+      // otherwise never learn of each other).
+      publish: async (bytes) => { await this.publishFramed(peerExchangeTopic(this.meshName), bytes, 'relay') },
       // Not through request(): these are the mesh's own and do not show in the request statistics.
       pull: async (id) => await this.exchange(id, peerListProtocol(this.meshName), new Uint8Array(0), PEER_LIST_TIMEOUT_MS, MAX_ANNOUNCE_BYTES)
     })
@@ -542,14 +545,15 @@ class Libp2pMeshNode implements MeshNode {
       throw new MessageTooLargeError(`gossip message of ${bytes.length} bytes on ${topic} is over the ${this.maxGossipBytes}-byte limit; send bulk data over a stream`)
     }
     this.requireRunning('publish')
-    const recipients = await this.publishFramed(full, bytes, options.periodic === true)
+    const recipients = await this.publishFramed(full, bytes, options.periodic === true ? 'periodic' : 'plain')
     this.c.messagesOut++
     this.c.gossipBytesOut += bytes.length
     return recipients
   }
 
-  private async publishFramed(full: string, bytes: Uint8Array, periodic = false): Promise<number> {
-    const flag: GossipFlag = (periodic || this.o.directPublish === true) && this.reachesAll(full) ? DIRECT_TO_ALL : RELAY
+  private async publishFramed(full: string, bytes: Uint8Array, kind: 'periodic' | 'plain' | 'relay'): Promise<number> {
+    const mayGoDirect = kind === 'periodic' || (kind === 'plain' && this.o.directPublish === true)
+    const flag: GossipFlag = mayGoDirect && this.reachesAll(full) ? DIRECT_TO_ALL : RELAY
     const result = await this.requireNode().services.pubsub.publish(full, frameGossip(flag, bytes))
     if (flag === DIRECT_TO_ALL) this.c.publishedDirect++
     return result.recipients.length

@@ -20,7 +20,8 @@ import type { PeerEntry } from './peer-announce.ts'
  *     and any connect or disconnect brings it back: announcements are relayed, so each one costs
  *     every peer about D + 1 copies, and a mesh that stopped changing has nothing to learn from
  *     them (measured: at 16 idle agents they were as many messages as the heartbeats). A peer that
- *     lost its connection to us announces at the base period again, so it is not forgotten.
+ *     lost its connection to us announces at the base period again, so it is not forgotten, and
+ *     so does a node that knows of any peer it is not connected to (the mesh is not full).
  *  3. Nudge: the dialer leaves a peer with a smaller id to dial us; when we learn of such a peer
  *     that may not know us (it pulled its lists before we joined), we announce ourselves soon
  *     instead of at the next period (at most once per second).
@@ -87,9 +88,19 @@ export class PeerExchange {
   tick(): void {
     const now = this.o.clock.now()
     if (now < this.nextPeriodicAt) return
+    // A known peer we have no connection to (maxPeers reached, or it cannot reach us) knows us only
+    // from these announcements, and forgets us after three base periods (the dialer's peerTtlMs).
+    // A doubled period outlasts that: the two would forget each other over and over, and stop
+    // relaying their heartbeats to each other. The period backs off only once the mesh is full.
+    if (this.knowsUnconnected()) this.interval = this.o.announceIntervalMs
     this.nextPeriodicAt = now + this.interval
     this.interval = Math.min(this.maxInterval, this.interval * 2)
     if (this.o.connected.size > 0) this.schedule(0)
+  }
+
+  private knowsUnconnected(): boolean {
+    for (const id of this.o.dialer.knownPeerIds()) if (!this.o.connected.has(id)) return true
+    return false
   }
 
   /** A connection came or went: announce at the base period again. */

@@ -54,7 +54,7 @@ test('directPublish: in a full mesh every publish goes straight to all peers and
 
 test('A - B - C in a line (A and C may not connect): messages still cross B, which relays them', async () => {
   const swarmKey = generateSwarmKey()
-  const announceIntervalMs = 200
+  const announceIntervalMs = 400
   const b = await makeNode({ swarmKey, announceIntervalMs, directPublish: true })
   const a = await makeNode({ swarmKey, seeds: [hostPort(b)], maxPeers: 1, announceIntervalMs, directPublish: true })
   const c = await makeNode({ swarmKey, seeds: [hostPort(b)], maxPeers: 1, announceIntervalMs, directPublish: true })
@@ -75,6 +75,14 @@ test('A - B - C in a line (A and C may not connect): messages still cross B, whi
   await waitFor(() => gotB.length === 2, 'B received both')
   assert.ok(b.stats().relayed >= 2, `B relayed ${b.stats().relayed} messages`)
   assert.equal(a.stats().connectedPeers, 1)
+  // And they go on knowing each other: past the longest announcement period (8 x 400 ms) and the
+  // time a peer not heard of is forgotten (3 x 400 ms). Forgotten, each would stop relaying its
+  // heartbeats to the other.
+  const until = Date.now() + 4500
+  while (Date.now() < until) {
+    assert.ok(a.stats().knownPeers >= 2 && c.stats().knownPeers >= 2, `A knows ${a.stats().knownPeers} peers, C ${c.stats().knownPeers}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
 })
 
 test('without directPublish (the default) every message is relayed, in a full mesh too', async () => {

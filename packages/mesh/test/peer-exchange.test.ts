@@ -76,6 +76,36 @@ test('while connections stay the same the period doubles up to its cap; a connec
   assert.ok(Math.abs(after[1] - after[0] - 5000) <= 10, `base period again: ${after[1] - after[0]}`)
 })
 
+test('while a known peer has no connection to us the period stays at base, so neither side forgets the other; once it is forgotten the period backs off again', async () => {
+  const h = await harness()
+  h.px.start()
+  h.connected.add(h.lower[0])
+  h.px.onConnect(h.lower[0])
+  // The higher peer is known (its announcements reach us relayed) but never connected: dials to it fail.
+  const announceHigher = (): void => {
+    h.px.learn(h.lower[0], encodePeerAnnounce([{ peerId: h.higher, addrs: [multiaddr('/ip4/10.0.0.4/tcp/4001').bytes] }]))
+  }
+  announceHigher()
+  for (let t = 0; t < 60_000; t += 5000) {
+    await h.run(5000)
+    h.dialer.tick()
+    announceHigher()
+  }
+  const gaps = h.published.slice(1).map(([t], i) => Math.round((t - h.published[i][0]) / 10) * 10)
+  assert.ok(gaps.length >= 10, `${gaps.length + 1} announcements in 60 s`)
+  assert.deepEqual(new Set(gaps), new Set([5000]), `every gap at the base period (the peer forgets us after 15 s): ${gaps}`)
+  // It stops announcing (gone): forgotten after the TTL, then the period doubles as in a full mesh.
+  const before = h.published.length
+  for (let t = 0; t < 120_000; t += 1000) {
+    await h.run(1000)
+    h.dialer.tick()
+  }
+  assert.equal(h.dialer.stats().knownPeers, 0)
+  const later = h.published.slice(before).map(([t]) => t)
+  const laterGaps = later.slice(1).map((t, i) => Math.round((t - later[i]) / 10) * 10)
+  assert.ok(laterGaps.some((g) => g >= 20_000), `backs off once the peer is forgotten: ${laterGaps}`)
+})
+
 test('a pulled list is learned: peers go to the dialer with /p2p/ appended; us, bad ids and non-TCP addresses are skipped', async () => {
   const h = await harness()
   h.setPull(async () => encodePeerAnnounce([
