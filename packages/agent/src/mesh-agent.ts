@@ -210,6 +210,8 @@ class MeshAgentImpl implements MeshAgent {
   private ticker: Timer | null = null
   private seq = 0
   private startedAt = 0
+  /** A look at the epoch is due at the end of a plan's grace period. */
+  private epochRecheck = false
   /** Run id → clock.now() when its plan arrived: epoch 0 is the controller's during the grace period. */
   private readonly planSeenAt = new Map<string, number>()
   private running = false
@@ -586,7 +588,16 @@ class MeshAgentImpl implements MeshAgent {
     // epoch 0 at once: 12 of 16 did, a burst of signed commands 2 s before T0.
     const seen = this.planSeenAt.get(cur.run_id)
     const grace = this.o.epochGraceMs ?? 1000
-    if (cur.epochs.latest === null && seen !== undefined && this.clock.now() - seen < grace) return
+    if (cur.epochs.latest === null && seen !== undefined && this.clock.now() - seen < grace) {
+      // The grace timer itself can land here: a timer is armed from the event loop's cached time,
+      // so on a busy loop it fires early by as long as the arming turn had run. Without a second
+      // look, a run whose membership stays put never got its epoch 0 (seen on a loaded CI host).
+      if (!this.epochRecheck) {
+        this.epochRecheck = true
+        this.after(seen + grace - this.clock.now() + 1, () => { this.epochRecheck = false; this.maybeProposeEpoch() })
+      }
+      return
+    }
     const live = this.members.loadMembers()
     // Epochs start on a heartbeat boundary a measured lead ahead (offsets and round trips), and a
     // change that only loses members starts when everyone agrees they died: the takeover costs

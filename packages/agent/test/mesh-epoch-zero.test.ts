@@ -1,13 +1,16 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { systemClock } from '@loadmesh/clock'
+import type { Clock } from '@loadmesh/clock'
 import { createTestMesh, liveAgents, runConfig, waitFor } from './mesh-helpers.ts'
 import type { TestMesh } from './mesh-helpers.ts'
 
-let mesh: TestMesh | undefined
-after(async () => { await mesh?.close() })
+const meshes: TestMesh[] = []
+after(async () => { await Promise.all(meshes.map(async (m) => await m.close())) })
 
 test('epoch 0 is left to the controller for the grace period, even when membership changes meanwhile', async () => {
-  mesh = await createTestMesh()
+  const mesh = await createTestMesh()
+  meshes.push(mesh)
   const target = await mesh.simulator()
   const controller = await mesh.agent(await mesh.node(), { role: 'controller' })
   // Long enough for a join on a loaded CI host (all test files at once on 2 cores): at 4 s the join
@@ -37,4 +40,21 @@ test('epoch 0 is left to the controller for the grace period, even when membersh
   assert.equal(e0.epoch, 0)
   assert.ok([first.peerId, second.peerId].includes(e0.command.issuer))
   assert.equal(e0.members.length, 2)
+})
+
+test('the agents supply epoch 0 when their grace timer fires early, as Node timers do on a busy event loop', async () => {
+  const mesh = await createTestMesh()
+  meshes.push(mesh)
+  const target = await mesh.simulator()
+  const controller = await mesh.agent(await mesh.node(), { role: 'controller' })
+  // A timer is armed from the event loop's cached time, which lags the clock by however long the
+  // current turn has run: on a loaded host it fires that much early. Here always by 40 ms.
+  const real = systemClock()
+  const early: Clock = { ...real, setTimer: (fn, delayMs) => real.setTimer(fn, Math.max(0, delayMs - 40)) }
+  const agent = await mesh.agent(await mesh.node(), { role: 'agent', clock: early })
+  await waitFor(() => liveAgents(controller) === 1 && liveAgents(agent) === 1, 'the agent is in')
+  await new Promise((r) => setTimeout(r, 1200)) // past its start-up warm period
+  const plan = await controller.publishPlan(runConfig(target, { rate: 4, duration_ms: 1000 }), { startInMs: 4000, epoch0: false })
+  await waitFor(() => agent.plans().timeline(plan.run_id).latest !== null, 'an epoch 0 from the agent', 3000)
+  assert.equal(agent.plans().timeline(plan.run_id).epochs[0].command.issuer, agent.peerId)
 })
