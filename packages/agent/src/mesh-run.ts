@@ -5,7 +5,7 @@ import { createRunRecorder } from '@loadmesh/metrics'
 import type { BreakdownSnapshot, RunRecorder } from '@loadmesh/metrics'
 import { createInjector, preparePreciseAlarm, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
 import type { Injector } from '@loadmesh/injector'
-import { createPreciseWall } from '@loadmesh/mesh'
+import { sharedPreciseWall } from '@loadmesh/mesh'
 import { scheduleFor } from '@loadmesh/mesh-state'
 import type { EpochTimeline, ScheduleInterval } from '@loadmesh/mesh-state'
 import { prepareCodecs } from '@loadmesh/protocol'
@@ -142,8 +142,12 @@ class MeshRunImpl implements MeshRun {
     this.runId = o.plan.run_id
     this.durationMs = o.plan.stages.reduce((s, st) => s + st.duration_ms, 0)
     // Wall T0 mapped once onto the monotonic clock; everything after is monotonic. Through the
-    // sub-millisecond wall clock: Date.now() truncates, which started runs up to 1 ms late.
-    const wall = createPreciseWall(this.clock)
+    // sub-millisecond wall clock: Date.now() truncates, which started runs up to 1 ms late. The
+    // process's one calibration, the one its clock probes use: peers then measure the very offset
+    // that places our T0. Re-taken only if it is loose or old, and kept only if tighter: a spin
+    // while every agent of a host gets the plan at once is preempted and sees the ms edge late.
+    const wall = sharedPreciseWall(this.clock)
+    wall.refresh()
     this.t0 = this.clock.now() + (o.plan.start_wall_ms - wall.now())
     const c = o.config
     // Each agent draws its own request shapes: same plan seed, a stream per peer. A replayed log

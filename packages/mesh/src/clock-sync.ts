@@ -61,36 +61,90 @@ export class ClockSyncError extends Error {
  *
  * `Date.now()` is whole milliseconds, truncated: a timestamp read from it is up to 1 ms early (0.5 ms
  * on average), as large as the whole error budget of a loopback probe. So the difference is taken
- * at the instant the wall clock's millisecond ticks over (spinning up to 1 ms for an edge, 2.5 at most),
- * where the wall clock is exact, and re-taken every `refreshMs` (the monotonic clock does not follow
- * NTP's slewing of the wall clock, by at most 0.5 ms per second). A clock whose readings do not move
- * while spinning (a manual test clock) gets the plain difference.
+ * at the instant the wall clock's millisecond ticks over (spinning up to 2.5 ms for an edge), where
+ * the wall clock is exact. How exact depends on how closely the spin saw the edge (its "gap"): a
+ * few µs on an idle core, up to a whole ms when preemption stretches every edge (16 agents on 2
+ * cores, all calibrating as a plan arrives). So the tightest estimate is kept, a loose one is
+ * re-taken every `retryMs` until one is tight, and a tight one every `refreshMs` only to notice a
+ * step of the wall clock. Nothing else moves the difference on Linux: NTP slews CLOCK_MONOTONIC
+ * (performance.now()) exactly as it slews the wall clock; a drift allowance covers other systems.
+ * A clock whose readings do not move while spinning (a manual test clock) gets the plain difference.
  */
 export interface PreciseWall {
   /** Wall-clock ms, sub-millisecond. Never spins: stamps taken with it are not delayed by it. */
   now(): number
-  /** Re-takes the wall − monotonic difference when it is older than `refreshMs` (may spin ~1 ms). */
+  /** Re-takes the wall − monotonic difference when it is due (may spin up to 2.5 ms). */
   refresh(): void
+  /** How far the kept difference may be off, ms: its edge's gap plus the drift allowance since. */
+  uncertaintyMs(): number
 }
 
-export function createPreciseWall(clock: Pick<Clock, 'now' | 'wallNow'>, refreshMs = 10_000): PreciseWall {
+/** A calibration this tight is kept until `refreshMs`; a looser one is re-taken every `retryMs`. */
+const TIGHT_GAP_MS = 0.05
+/** Wall − monotonic drift allowed for, per ms (1 ppm; 0 on Linux, where both are slewed alike). */
+const DRIFT_PER_MS = 1e-6
+/** A new estimate this much further off than both bounds allow means the wall clock was stepped. */
+const STEP_MS = 0.5
+
+export interface PreciseWallOptions {
+  refreshMs?: number
+  retryMs?: number
+}
+
+export function createPreciseWall(clock: Pick<Clock, 'now' | 'wallNow'>, options: PreciseWallOptions = {}): PreciseWall {
+  const refreshMs = options.refreshMs ?? 10_000
+  const retryMs = options.retryMs ?? 250
   let offset = 0
+  let gap = Number.POSITIVE_INFINITY
   let at = Number.NEGATIVE_INFINITY
+  let triedAt = Number.NEGATIVE_INFINITY
+  const bound = (now: number): number => gap + Math.max(0, now - at) * DRIFT_PER_MS
   const wall: PreciseWall = {
     now: () => clock.now() + offset,
     refresh() {
       const now = clock.now()
-      if (now - at < refreshMs && now >= at) return
-      offset = wallMinusMonotonic(clock)
-      at = clock.now()
-    }
+      const since = now - triedAt
+      // (A monotonic reading going back means another clock was swapped in: measure.)
+      if (since >= 0 && since < (gap <= TIGHT_GAP_MS ? refreshMs : retryMs)) return
+      triedAt = now
+      const m = measureWallMinusMonotonic(clock)
+      const kept = bound(now)
+      const stepped = Math.abs(m.offset - offset) > m.gap + kept + STEP_MS
+      if (m.gap <= kept || stepped) {
+        offset = m.offset
+        gap = m.gap
+        at = clock.now()
+      }
+    },
+    uncertaintyMs: () => bound(clock.now())
   }
   wall.refresh()
   return wall
 }
 
+const shared = new WeakMap<object, PreciseWall>()
+
+/**
+ * The one PreciseWall of `clock` in this process. Everything that turns wall time into monotonic
+ * time (clock probes, a plan's T0) should map it the same way: two calibrations disagree by up to
+ * their gaps, and that disagreement lands in the start skew that the probes cannot see.
+ */
+export function sharedPreciseWall(clock: Pick<Clock, 'now' | 'wallNow'>): PreciseWall {
+  let w = shared.get(clock)
+  if (w === undefined) {
+    w = createPreciseWall(clock)
+    shared.set(clock, w)
+  }
+  return w
+}
+
 /** Wall − monotonic clock, ms, to within a few microseconds where the clocks move (see createPreciseWall). */
 export function wallMinusMonotonic(clock: Pick<Clock, 'now' | 'wallNow'>, maxSpinMs = 2.5): number {
+  return measureWallMinusMonotonic(clock, maxSpinMs).offset
+}
+
+/** The difference and the gap of the edge it was read at (0 for a clock that does not move, Infinity for no edge). */
+function measureWallMinusMonotonic(clock: Pick<Clock, 'now' | 'wallNow'>, maxSpinMs = 2.5): { offset: number; gap: number } {
   const start = clock.now()
   let prevWall = clock.wallNow()
   let prevMono = clock.now()
@@ -105,15 +159,17 @@ export function wallMinusMonotonic(clock: Pick<Clock, 'now' | 'wallNow'>, maxSpi
       // the thread was preempted in between (then wait for the next edge).
       const gap = mono - prevMono
       if (wall > prevWall && gap < bestGap) { bestGap = gap; best = Math.floor(wall) - prevMono }
-      if (bestGap < 0.02) return best
+      if (bestGap < 0.02) break
       prevWall = wall
     }
     if (mono - start > maxSpinMs) break
     // A clock that does not move on its own never ticks over.
-    if (i === 1000 && mono === start) break
+    if (i === 1000 && mono === start) return { offset: clock.wallNow() - clock.now(), gap: 0 }
     prevMono = mono
   }
-  return Number.isFinite(best) && bestGap < 1 ? best : clock.wallNow() - clock.now()
+  return Number.isFinite(best) && bestGap < 1
+    ? { offset: best, gap: bestGap }
+    : { offset: clock.wallNow() - clock.now(), gap: Number.POSITIVE_INFINITY }
 }
 
 /**

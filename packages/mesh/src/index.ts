@@ -4,7 +4,7 @@ export type {
 } from './mesh-node.ts'
 export type { StreamRequestHandler, StreamHandlerContext } from './request-response.ts'
 export type { ClockProbe, PreciseWall } from './clock-sync.ts'
-export { ClockSyncError, createPreciseWall, clockProtocol } from './clock-sync.ts'
+export { ClockSyncError, createPreciseWall, sharedPreciseWall, clockProtocol } from './clock-sync.ts'
 export type { GossipTuning } from './gossip-options.ts'
 export { DEFAULT_GOSSIP_TUNING } from './gossip-options.ts'
 export { generateSwarmKey, parseSwarmKey, readSwarmKey, writeSwarmKey } from './swarm-key.ts'

@@ -24,7 +24,7 @@ import { PeerDialer } from './peer-dialer.ts'
 import { MAX_ANNOUNCE_BYTES } from './peer-announce.ts'
 import { PeerExchange } from './peer-exchange.ts'
 import { createStreamHandler, decodeResponse, readFrame, sendFrame } from './request-response.ts'
-import { answerClock, ClockSyncError, clockProtocol, createPreciseWall, PROBE_WINDOW_MS, probeClock } from './clock-sync.ts'
+import { answerClock, ClockSyncError, clockProtocol, PROBE_WINDOW_MS, probeClock, sharedPreciseWall } from './clock-sync.ts'
 import type { ClockProbe, PreciseWall } from './clock-sync.ts'
 import type { StreamCounters, StreamRequestHandler } from './request-response.ts'
 import { publicKeyBytes, signBytes } from './signing.ts'
@@ -283,7 +283,6 @@ class Libp2pMeshNode implements MeshNode {
     publishedDirect: 0, relayed: 0, handlerErrors: 0, requestsOut: 0, requestFailures: 0,
     clockSyncsIn: 0, clockSyncsOut: 0, clockSyncFailures: 0
   }
-  private wall: PreciseWall | undefined
   /** Per peer, the clock stream of our last round with it, kept open for the next (clock-sync.ts). */
   private readonly clockStreams = new Map<string, { stream: ClockStream, at: number }>()
   private readonly streamCounters: StreamCounters = { requestsIn: 0, requestHandlerErrors: 0, requestsRefused: 0 }
@@ -788,11 +787,11 @@ class Libp2pMeshNode implements MeshNode {
     stream.addEventListener('remoteCloseWrite', () => { drop(); stream.close().catch(() => {}) })
   }
 
-  /** Shared by both directions; refreshed (outside any stamp) before each exchange. */
+  /** The process's (shared with a run's T0); refreshed, when due, outside any stamp before each exchange. */
   private preciseWall(): PreciseWall {
-    if (this.wall === undefined) this.wall = createPreciseWall(this.clock)
-    else this.wall.refresh()
-    return this.wall
+    const wall = sharedPreciseWall(this.clock)
+    wall.refresh()
+    return wall
   }
 
   async sign(bytes: Uint8Array): Promise<Uint8Array> {

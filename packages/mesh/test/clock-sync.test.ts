@@ -1,7 +1,7 @@
 import { test, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createManualClock, systemClock } from '@loadmesh/clock'
-import { createPreciseWall, RequestFailedError } from '../src/index.ts'
+import { createPreciseWall, RequestFailedError, sharedPreciseWall } from '../src/index.ts'
 import { answerClock, probeClock, wallMinusMonotonic } from '../src/clock-sync.ts'
 import { hostPort, makeNode, stopAll, waitFor } from './helpers.ts'
 
@@ -87,6 +87,37 @@ test('the precise wall clock is exact where the wall clock only has milliseconds
   // A manual clock does not move: the plain difference, at once.
   const manual = createManualClock(0, 1_000_000)
   assert.equal(wallMinusMonotonic(manual), 1_000_000)
+})
+
+test('a precise wall keeps its tightest calibration: a loose one is re-taken soon, a tight one only to notice a wall-clock step', () => {
+  // Each monotonic reading advances by `inc`: the spin sees a wall-clock edge to within `inc`.
+  let mono = 1000
+  let inc = 0.3
+  let d = 1_764_300_000_000.37
+  const clock = { now: () => (mono += inc), wallNow: () => Math.floor(mono + d) }
+  const error = (w: { now(): number }): number => Math.abs(w.now() - (mono + d))
+  const wall = createPreciseWall(clock, { refreshMs: 10_000, retryMs: 250 })
+  assert.ok(wall.uncertaintyMs() > 0.2 && wall.uncertaintyMs() < 0.35, `loose at first (preempted spin): ${wall.uncertaintyMs()}`)
+  inc = 0.001
+  wall.refresh()
+  assert.ok(wall.uncertaintyMs() > 0.2, 'not re-taken before retryMs')
+  mono += 300
+  wall.refresh()
+  assert.ok(wall.uncertaintyMs() < 0.01 && error(wall) < 0.01, `tight after a retry: ${wall.uncertaintyMs()}, off by ${error(wall)}`)
+  // A tight one stays, even when a later spin is preempted again.
+  inc = 0.3
+  mono += 300
+  wall.refresh()
+  mono += 10_000
+  wall.refresh()
+  assert.ok(wall.uncertaintyMs() < 0.03 && error(wall) < 0.03, `a looser re-take does not replace it: ${wall.uncertaintyMs()}, off by ${error(wall)}`)
+  // The wall clock is stepped by 5 ms: the next re-take shows it, loose as it is.
+  d += 5
+  mono += 10_000
+  wall.refresh()
+  assert.ok(error(wall) < 0.35, `follows the step: off by ${error(wall)}`)
+  assert.equal(sharedPreciseWall(clock), sharedPreciseWall(clock), 'one per clock')
+  assert.notEqual(sharedPreciseWall(clock), sharedPreciseWall({ ...clock }))
 })
 
 /** Two in-memory ends of a stream: what one sends arrives at the other as a 'message' event. */
