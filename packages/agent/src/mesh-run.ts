@@ -4,7 +4,7 @@ import type { Rng } from '@loadmesh/workload'
 import { createRunRecorder } from '@loadmesh/metrics'
 import type { BreakdownSnapshot, RunRecorder } from '@loadmesh/metrics'
 import { createInjector, preparePreciseAlarm, runClosedLoop, runOpenLoop } from '@loadmesh/injector'
-import type { Injector } from '@loadmesh/injector'
+import type { Injector, PreparedSend } from '@loadmesh/injector'
 import { sharedPreciseWall } from '@loadmesh/mesh'
 import { scheduleFor } from '@loadmesh/mesh-state'
 import type { EpochTimeline, ScheduleInterval } from '@loadmesh/mesh-state'
@@ -132,6 +132,7 @@ class MeshRunImpl implements MeshRun {
   private firstSent: number | null = null
   /** A synthetic request drawn ahead of its send (see startLoop). */
   private primed: PlannedRequest | null = null
+  private primedSend: PreparedSend | null = null
   private finished: Promise<void> | null = null
   private resolveDone: () => void = () => {}
   private readonly donePromise: Promise<void>
@@ -284,14 +285,24 @@ class MeshRunImpl implements MeshRun {
       : null
     // The first synthetic request is drawn now, during the lead: building it (prompt, lengths)
     // is the coldest code of the send path, and T0's first send is what the start skew measures.
-    if (plan === null && this.primed === null) this.primed = this.source.next()
+    // And made ready to go (Injector.prepare: bytes built, a connection set aside): at T0 every
+    // agent of a host wakes at once, and each one's work before its write delays the others'.
+    if (plan === null && this.primed === null) {
+      this.primed = this.source.next()
+      this.primedSend = this.injector.prepare(this.primed.spec)
+    }
     const send = async (intendedAt: number): Promise<void> => {
       if (this.firstIntended === null) this.firstIntended = intendedAt
       let p: PlannedRequest
+      let ready: PreparedSend | null = null
       if (plan !== null) p = plan.current()
-      else if (this.primed !== null) { p = this.primed; this.primed = null }
-      else p = this.source.next()
-      const result = await this.injector.send(p.spec, intendedAt)
+      else if (this.primed !== null) {
+        p = this.primed
+        ready = this.primedSend
+        this.primed = null
+        this.primedSend = null
+      } else p = this.source.next()
+      const result = await (ready !== null ? ready.send(intendedAt) : this.injector.send(p.spec, intendedAt))
       if (p.labels !== undefined) result.labels = p.labels
       if (!this.aborted) rec.record(result)
     }
@@ -369,6 +380,8 @@ class MeshRunImpl implements MeshRun {
     this.phase = 'done'
     this.timer?.cancel()
     this.timer = null
+    this.primedSend?.discard()
+    this.primedSend = null
     const closing = this.injector.close().catch(() => {})
     this.finished = (this.aborted ? Promise.resolve() : closing).then(() => {
       this.o.onDone?.()

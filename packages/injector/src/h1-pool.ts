@@ -45,7 +45,20 @@ export interface BodyWriter {
 /** The dispatch surface the injector needs, met by this pool and by undici's Pool. */
 export interface RequestDispatcher {
   dispatch(req: DispatchRequest, handler: ResponseHandler): unknown
+  /** Only this pool: builds a request's bytes and sets a connection aside for it ahead of its send. */
+  prepare?(req: DispatchRequest): PreparedDispatch
   close(): Promise<void>
+}
+
+/** A request whose bytes are built, on a connection set aside for it, waiting for its send. */
+export interface PreparedDispatch {
+  /**
+   * Sends it: one socket write on the connection set aside. If that connection was lost meanwhile
+   * (or none was idle when it was prepared), an ordinary dispatch of the same request.
+   */
+  dispatch(handler: ResponseHandler): void
+  /** Gives the connection back, unsent. */
+  discard(): void
 }
 
 /** A connection failed or broke; `code` tells which (like Node's and undici's socket errors). */
@@ -159,11 +172,15 @@ class H1Conn {
     this.socket.on('close', this.onClose)
   }
 
-  start(req: H1Request): void {
+  start(req: H1Request, bytes?: Buffer): void {
     this.req = req
     req.conn = this
     this.parser.reset(req, req.method === 'HEAD')
     const socket = this.socket
+    if (bytes !== undefined) {
+      socket.write(bytes)
+      return
+    }
     socket.write(this.pool.encode(req))
     // The bytes live in the pool's scratch buffer: unless the write went through at once, the
     // socket still needs them, so the pool must not write over them for the next request.
@@ -320,18 +337,72 @@ class H1Pool implements RequestDispatcher {
 
   dispatch(r: DispatchRequest, handler: ResponseHandler): boolean {
     if (this.closed) throw new H1SocketError('ERR_H1_CLOSED', 'the connection pool is closed')
-    if (r.method !== this.lastMethod || r.path !== this.lastPath || r.headers !== this.lastHeaders) {
-      const head = `${r.method} ${r.path} HTTP/1.1\r\n${this.headerBlock(r.headers)}content-length: `
-      this.lastHead = head
-      this.lastHeadBytes = Buffer.byteLength(head)
-      this.lastMethod = r.method
-      this.lastPath = r.path
-    }
+    this.useHead(r)
     const req = new H1Request(this, r.method, this.lastHead, this.lastHeadBytes, r.body ?? '', handler)
     this.pending++
     this.queue.push(req)
     this.pump()
     return true
+  }
+
+  /**
+   * For a send that many processes make at one instant (a mesh plan's T0): everything but the
+   * write is done now, so at that instant each process holds a core for as little as it can.
+   * Measured with 16 processes meeting one T0 on 2 cores: the injector's full send path made the
+   * latest ones wait for the others' (p99 5-9 ms), a bare write of ready bytes did not (3-4 ms).
+   */
+  prepare(r: DispatchRequest): PreparedDispatch {
+    if (this.closed) throw new H1SocketError('ERR_H1_CLOSED', 'the connection pool is closed')
+    this.useHead(r)
+    const head = this.lastHead
+    const headBytes = this.lastHeadBytes
+    const body = r.body ?? ''
+    let conn: H1Conn | undefined
+    while ((conn = this.idleConns.pop()) !== undefined) {
+      if (conn.idleUntil === Number.POSITIVE_INFINITY || conn.idleUntil > this.now()) break
+      conn.kill()
+    }
+    // Its own copy: the scratch buffer is the next ordinary request's.
+    const bytes = conn === undefined ? null : Buffer.from(this.encode(new H1Request(this, r.method, head, headBytes, body, {})))
+    let done = false
+    const giveBack = (): H1Conn | null => {
+      const c = conn ?? null
+      conn = undefined
+      return c !== null && !c.dead && (c.idleUntil === Number.POSITIVE_INFINITY || c.idleUntil > this.now()) ? c : null
+    }
+    return {
+      dispatch: (handler) => {
+        if (done) throw new H1SocketError('ERR_H1_PREPARED_USED', 'a prepared request is sent once')
+        done = true
+        const c = giveBack()
+        if (c === null || bytes === null || this.closed) {
+          if (c !== null) this.idle(c)
+          this.dispatch(r, handler)
+          return
+        }
+        const req = new H1Request(this, r.method, head, headBytes, body, handler)
+        this.pending++
+        handler.onRequestStart?.(req, {})
+        if (req.aborted) { this.idle(c); return }
+        c.start(req, bytes)
+      },
+      discard: () => {
+        if (done) return
+        done = true
+        const c = giveBack()
+        if (c !== null) this.idle(c)
+      }
+    }
+  }
+
+  /** Builds the head for this kind of request, unless it is the last one's. */
+  private useHead(r: DispatchRequest): void {
+    if (r.method === this.lastMethod && r.path === this.lastPath && r.headers === this.lastHeaders) return
+    const head = `${r.method} ${r.path} HTTP/1.1\r\n${this.headerBlock(r.headers)}content-length: `
+    this.lastHead = head
+    this.lastHeadBytes = Buffer.byteLength(head)
+    this.lastMethod = r.method
+    this.lastPath = r.path
   }
 
   close(): Promise<void> {

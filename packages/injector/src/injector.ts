@@ -3,7 +3,7 @@ import { emptyResult } from '@loadmesh/metrics'
 import type { RequestResult } from '@loadmesh/metrics'
 import { Pool } from 'undici'
 import { createH1Pool } from './h1-pool.ts'
-import type { BodyWriter, RequestDispatcher, ResponseHandler } from './h1-pool.ts'
+import type { BodyWriter, PreparedDispatch, RequestDispatcher, ResponseHandler } from './h1-pool.ts'
 import { InjectorConfigError } from './injector-config-error.ts'
 import { createBodyEncoder } from './request-body.ts'
 import { checkRequestSpec, isGenerative } from './request-spec.ts'
@@ -59,6 +59,13 @@ export interface Injector {
    */
   send(req: RequestSpec, intendedAt: number): Promise<RequestResult>
   /**
+   * Does everything for `req` but the send, ahead of it: encodes its bytes and sets a keep-alive
+   * connection aside. Then `send(intendedAt)` costs one socket write; for a send many processes
+   * make at one instant (a mesh plan's T0), where each one's work delays the others'. Only the own
+   * HTTP/1.1 pool prepares; with undici `send` is an ordinary one. `discard` frees the connection.
+   */
+  prepare(req: RequestSpec): PreparedSend
+  /**
    * Opens up to `connections` keep-alive connections with cheap `GET /v1/models` requests, before
    * the schedule starts: connection setup and the first use of the HTTP parser would otherwise land
    * on the first scheduled requests as schedule lag. Failures are ignored (the run reports them).
@@ -67,6 +74,14 @@ export interface Injector {
   /** Stops accepting requests and closes the pool once in-flight requests have settled. */
   close(): Promise<void>
   stats(): InjectorStats
+}
+
+/** A request made ready ahead of its send (Injector.prepare). */
+export interface PreparedSend {
+  /** Sends it, once; as Injector.send otherwise. */
+  send(intendedAt: number): Promise<RequestResult>
+  /** Gives its connection back unsent; nothing once sent. */
+  discard(): void
 }
 
 export { InjectorConfigError }
@@ -137,44 +152,82 @@ export function createInjector(opts: InjectorOptions): Injector {
     completed++
   }
 
-  return {
-    send(req, intendedAt) {
-      const path = paths[req.endpoint] as string | undefined
-      if (path === undefined || (req.stream && !isGenerative(req.endpoint))) checkRequestSpec(req, 'injector send')
-      const result = emptyResult(intendedAt, req.endpoint, req.stream)
-      return new Promise<RequestResult>((resolve) => {
-        const rec = new ResponseRecorder(clock, req, result, countTokens, (r) => {
-          settled()
-          resolve(r)
-        }, !ownPool)
-        inFlight++
-        sent++
-        if (closed) {
-          rec.failNow('connect', 'the injector is closed')
-          return
-        }
-        let body: string | BodyWriter
+  function pathOf(req: RequestSpec, what: string): string {
+    const path = paths[req.endpoint] as string | undefined
+    if (path === undefined || (req.stream && !isGenerative(req.endpoint))) checkRequestSpec(req, what)
+    return path as string
+  }
+
+  /** Our pool writes the body straight into its request buffer; undici gets a string. */
+  function encodeBody(req: RequestSpec): string | BodyWriter {
+    return (ownPool ? encoder.writer(req) : null) ?? encoder.encode(req)
+  }
+
+  /** One send: `prepared` when its bytes and connection are ready (prepare), else built here. */
+  function start(req: RequestSpec, path: string, intendedAt: number, prepared: PreparedDispatch | null): Promise<RequestResult> {
+    const result = emptyResult(intendedAt, req.endpoint, req.stream)
+    return new Promise<RequestResult>((resolve) => {
+      const rec = new ResponseRecorder(clock, req, result, countTokens, (r) => {
+        settled()
+        resolve(r)
+      }, !ownPool)
+      inFlight++
+      sent++
+      if (closed) {
+        prepared?.discard()
+        rec.failNow('connect', 'the injector is closed')
+        return
+      }
+      let body: string | BodyWriter | null = null
+      if (prepared === null) {
         try {
-          // Our pool writes the body straight into its request buffer; undici gets a string.
-          body = (ownPool ? encoder.writer(req) : null) ?? encoder.encode(req)
+          body = encodeBody(req)
         } catch (err) {
           rec.failNow('connect', `request body could not be encoded: ${(err as Error).message}`)
           return
         }
-        result.sentAt = clock.now()
-        onSent?.(result.sentAt)
-        rec.armTimeout(timeouts, timeoutMs)
+      }
+      result.sentAt = clock.now()
+      onSent?.(result.sentAt)
+      rec.armTimeout(timeouts, timeoutMs)
+      try {
+        if (prepared !== null) prepared.dispatch(rec)
+        else pool.dispatch({ path, method: 'POST', headers: req.stream ? streamHeaders : plainHeaders, body: body as string | BodyWriter }, rec)
+      } catch (err) {
+        rec.failNow('connect', `dispatch failed: ${(err as Error).message}`)
+      }
+    })
+  }
+
+  return {
+    send(req, intendedAt) {
+      return start(req, pathOf(req, 'injector send'), intendedAt, null)
+    },
+    prepare(req) {
+      const path = pathOf(req, 'injector prepare')
+      let prepared: PreparedDispatch | null = null
+      // Not preparable (undici, a closed pool, a body that does not encode): an ordinary send,
+      // which reports any failure as a result.
+      if (!closed && pool.prepare !== undefined) {
         try {
-          pool.dispatch({
-            path: path as string,
-            method: 'POST',
-            headers: req.stream ? streamHeaders : plainHeaders,
-            body
-          }, rec)
-        } catch (err) {
-          rec.failNow('connect', `dispatch failed: ${(err as Error).message}`)
+          prepared = pool.prepare({ path, method: 'POST', headers: req.stream ? streamHeaders : plainHeaders, body: encodeBody(req) })
+        } catch {
+          prepared = null
         }
-      })
+      }
+      let used = false
+      return {
+        send(intendedAt) {
+          if (used) throw new InjectorConfigError('a prepared request is sent once')
+          used = true
+          return start(req, path, intendedAt, prepared)
+        },
+        discard() {
+          if (used) return
+          used = true
+          prepared?.discard()
+        }
+      }
     },
     async warmup(connections, warmTimeoutMs = 5000) {
       const n = Math.max(0, Math.min(connections, opts.connections))
@@ -184,6 +237,8 @@ export function createInjector(opts: InjectorOptions): Injector {
         const done = (): void => { timer?.cancel(); resolve() }
         const handler: ResponseHandler = {
           onRequestStart(c) { timer = clock.setTimer(() => c.abort(new Error('warm-up request timed out')), warmTimeoutMs) },
+          // undici refuses a handler without it ("invalid onResponseStart method"), before connecting.
+          onResponseStart() {},
           onResponseData() {},
           onResponseEnd: done,
           onResponseError: done

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { createH1Pool } from '../src/h1-pool.ts'
-import type { RequestController, ResponseHandler } from '../src/h1-pool.ts'
+import type { PreparedDispatch, RequestController, ResponseHandler } from '../src/h1-pool.ts'
 import { H1ProtocolError, H1ResponseParser } from '../src/h1-response-parser.ts'
 import type { ResponseHeaders } from '../src/h1-response-parser.ts'
 
@@ -406,6 +406,68 @@ test('pool: a request whose write is still pending keeps its bytes while other r
     const l = await large
     assert.equal(l.error, null)
     assert.ok(l.body.equals(Buffer.from(big, 'latin1')), 'the large body arrived intact')
+  } finally {
+    await pool.close()
+    await srv.close()
+  }
+})
+
+function sendPrepared(prepared: PreparedDispatch): Promise<{ status: number; body: Buffer; error: Error | null }> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = []
+    let status = 0
+    prepared.dispatch({
+      onResponseStart: (_c, s) => { status = s },
+      onResponseData: (_c, d) => { parts.push(d) },
+      onResponseEnd: () => resolve({ status, body: Buffer.concat(parts), error: null }),
+      onResponseError: (_c, e) => resolve({ status, body: Buffer.concat(parts), error: e })
+    })
+  })
+}
+
+test('pool: a prepared request goes out as the same bytes on the connection set aside for it; others use the rest meanwhile', { timeout: 10_000 }, async () => {
+  const srv = await echoServer()
+  const pool = createH1Pool(new URL(`http://127.0.0.1:${srv.port}`), { connectTimeoutMs: 2000, connections: 2 })
+  const headers = { 'content-type': 'application/json', 'x-note': 'café' }
+  try {
+    await Promise.all([sendBytes(pool, 'warm a', headers), sendBytes(pool, 'warm b', headers)])
+    const body = 'é中😀 prepared'
+    const prepared = pool.prepare!({ path: '/echo', method: 'POST', headers, body })
+    // With one of two sockets set aside, ordinary requests share the other (and open no third),
+    // also while the prepared one is sent.
+    const during = Promise.all([sendBytes(pool, 'one', headers), sendBytes(pool, 'two', headers)])
+    const r = await sendPrepared(prepared)
+    assert.deepEqual((await during).map((x) => x.body.toString()), ['one', 'two'])
+    assert.equal(r.error, null)
+    assert.equal(r.body.toString(), body)
+    const heads = srv.heads.map((h) => Buffer.from(h, 'latin1').toString('utf8'))
+    assert.equal(heads.length, 5)
+    assert.ok(heads.some((h) => new RegExp(`^POST /echo HTTP/1\\.1\\r\\nhost: 127\\.0\\.0\\.1:\\d+\\r\\ncontent-type: application/json\\r\\nx-note: café\\r\\ncontent-length: ${Buffer.byteLength(body)}$`).test(h)), heads.join('\n\n'))
+    assert.equal(srv.accepted(), 2, 'no connection was opened for it at send time')
+    assert.throws(() => prepared.dispatch({}), /sent once/)
+  } finally {
+    await pool.close()
+    await srv.close()
+  }
+})
+
+test('pool: a prepared request whose connection was lost is sent on another; a discarded one gives its connection back', async () => {
+  let first: Socket | null = null
+  const srv = await rawServer((s, n) => { first ??= s; s.write(ok(`r${n}`)) })
+  const pool = createH1Pool(new URL(`http://127.0.0.1:${srv.port}`), { connectTimeoutMs: 2000, connections: 1 })
+  try {
+    assert.equal((await send(pool)).error, null)
+    const lost = pool.prepare!({ path: '/p', method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })
+    ;(first as Socket | null)?.destroy() // the server drops the idle connection set aside
+    await new Promise((r) => setTimeout(r, 50))
+    const r = await sendPrepared(lost)
+    assert.equal(r.error, null, 'sent over a new connection')
+    assert.equal(srv.accepted(), 2)
+    // Discarded: the one connection is free again for an ordinary request, which needs no new one.
+    const unused = pool.prepare!({ path: '/p', method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })
+    unused.discard()
+    assert.equal((await send(pool)).error, null)
+    assert.equal(srv.accepted(), 2)
   } finally {
     await pool.close()
     await srv.close()

@@ -434,3 +434,42 @@ test('both HTTP clients (own pool and undici) give the same results: streamed, n
   // Timestamps come from the stepping clock, so equal readings mean the same sequence of events.
   assert.deepEqual(results.undici, results.auto)
 })
+
+test('prepare: a prepared request gives the result an ordinary send gives, on either client; it is sent once; prepared after close it fails as connect', async () => {
+  const results: Record<string, unknown[]> = {}
+  for (const httpClient of ['auto', 'undici'] as const) {
+    const clock = steppingClock()
+    const out: unknown[] = []
+    await withServer(async (req, res) => {
+      if (req.method === 'GET') { res.end('{"data":[]}'); return } // the warm-up
+      out.push(req.body)
+      await writePaced(res, clock, [sse(chatChunk({ content: 'a' })), sse(chatChunk({ content: 'b' }, 'stop')), sse('[DONE]')])
+    }, clock, async (inj, srv) => {
+      await inj.warmup(1)
+      const warm = srv.connections()
+      assert.equal(warm, 1, `${httpClient}: the warm-up opened the connection`)
+      const ready = inj.prepare(chat({ prompt: 'ready "quoted" é' }))
+      out.push(await ready.send(7))
+      assert.throws(() => ready.send(8), InjectorConfigError)
+      ready.discard() // after its send: nothing to give back, and no error
+      out.push(await inj.send(chat({ prompt: 'ready "quoted" é' }), 7))
+      assert.equal(srv.connections(), warm, `${httpClient}: the warm connection carried both`)
+      assert.deepEqual(inj.stats(), { inFlight: 0, sent: 2, completed: 2 })
+    }, { httpClient, connections: 1 })
+    results[httpClient] = out
+  }
+  const auto = results.auto as [string, { ok: boolean, intendedAt: number }, string, unknown]
+  assert.equal(auto[0], auto[2], 'the same body bytes')
+  assert.equal(auto[1].ok, true)
+  assert.equal(auto[1].intendedAt, 7)
+  // Readings from a stepping clock, counted from the send: the same events either way, on both clients.
+  const rel = (r: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(r).map(([k, v]) =>
+    [k, k.endsWith('At') && k !== 'intendedAt' && typeof v === 'number' ? v - (r.sentAt as number) : v]))
+  assert.deepEqual(rel(auto[1] as unknown as Record<string, unknown>), rel(auto[3] as Record<string, unknown>))
+  assert.deepEqual(results.undici, results.auto)
+  const closed = createInjector({ baseUrl: 'http://127.0.0.1:9', model: 'm', timeoutMs: 1000, connections: 1, clock: systemClock() })
+  const early = closed.prepare(chat())
+  await closed.close()
+  const r = await early.send(0)
+  assert.deepEqual([r.ok, r.errorClass], [false, 'connect'])
+})
