@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { checkResultsShape, failedSuite, renderBenchmarksDoc, RESULTS_SCHEMA } from '../src/index.ts'
 import type { BenchResults } from '../src/index.ts'
 import { renderTerminalSummary } from '../src/terminal-table.ts'
+import { meshGoals, startSkewVerdicts } from '../src/suites/mesh.ts'
 import type { MeshRow, MeshSuite } from '../src/suites/mesh.ts'
 
 function row(agents: number, convergence: number, skewP99: number, reconcile: number): MeshRow {
@@ -83,4 +84,15 @@ test('the bare-process baseline: its columns, and per size that missed the skew 
   assert.match(renderTerminalSummary(r), /start skew at 16 agents: .* even they missed/)
   const bad = results(mesh([{ ...met, bare_skew_ms: { samples: 'x' } as unknown as MeshRow['bare_skew_ms'] }], []))
   assert.match(checkResultsShape(bad).join('\n'), /rows\[0\]\.bare_skew_ms: not \{ samples, p50, p99 \}/)
+})
+
+test('the skew goal is judged on each agent\'s own clock (one host, one clock); the corrected figure is shown, not judged', () => {
+  // Corrected p99 over the bound only through the probes' error; own clock within it.
+  const probeError = { ...row(16, 1500, 5.5, 60), own_clock_skew_ms: { p50: 1.2, p99: 4.9 }, bare_skew_ms: { samples: 80, p50: 0.3, p99: 2.3 } }
+  assert.equal(meshGoals([probeError], false)[0].met, true)
+  assert.match(meshGoals([probeError], false)[0].description, /own clock/)
+  assert.deepEqual(startSkewVerdicts(mesh([probeError], [])), [])
+  const late = { ...probeError, start_skew_ms: { ...probeError.start_skew_ms, p99: 4.8 }, own_clock_skew_ms: { p50: 1.2, p99: 6.1 } }
+  assert.equal(meshGoals([late], false)[0].met, false)
+  assert.match(startSkewVerdicts(mesh([late], [])).join('\n'), /start skew at 16 agents: p99 6\.10 ms/)
 })

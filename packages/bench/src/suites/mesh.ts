@@ -36,6 +36,8 @@ const IDLE_MS = 3000
 const BOOT_WAVE = 4
 /** Repetitions of the bare-process start (each a shared T0 for N processes). */
 const BARE_REPETITIONS = 5
+/** 7 × 16 = 112 first sends at 16 agents. */
+const SKEW_REPETITIONS_16 = 7
 const LISTEN_TIMEOUT_MS = 120_000
 /** The CLI's defaults: the mesh as users run it. */
 const HEARTBEAT_MS = 1000
@@ -114,12 +116,13 @@ export async function runMeshSuite(ctx: BenchContext): Promise<MeshSuite> {
     target = await startServerWorker(ctx.registry, workerPath('simulator-server.ts'), config, { core: TARGET_CORE, timeoutMs: 30_000 })
   } catch (err) {
     ctx.log(`  FAILED: ${errorText(err)}`)
-    return { ...base, status: 'failed', note: errorText(err), goals: goals([], quick), rows: [] }
+    return { ...base, status: 'failed', note: errorText(err), goals: meshGoals([], quick), rows: [] }
   }
   const rows: MeshRow[] = []
   try {
-    // 16 agents are the slow size (boot, join, every run): two repetitions keep the suite within its time.
-    for (const n of sizes) rows.push(await measureSize(ctx, n, n >= 16 ? Math.min(2, repetitions) : repetitions, key, `http://127.0.0.1:${target.port}`))
+    // At 16 agents the skew is nearest its bound: enough repetitions that its p99 is one of over
+    // 100 samples, not their maximum (each costs ~10 s).
+    for (const n of sizes) rows.push(await measureSize(ctx, n, n >= 16 && !quick ? SKEW_REPETITIONS_16 : repetitions, key, `http://127.0.0.1:${target.port}`))
   } finally {
     await target.stop()
   }
@@ -128,20 +131,31 @@ export async function runMeshSuite(ctx: BenchContext): Promise<MeshSuite> {
     ...base,
     status: ok.length > 0 ? 'ok' : 'failed',
     note: ok.length === rows.length ? null : `${rows.length - ok.length} of ${rows.length} sizes failed`,
-    goals: goals(rows, quick),
+    goals: meshGoals(rows, quick),
     rows
   }
 }
 
-function goals(rows: MeshRow[], quick: boolean): Goal[] {
+export function meshGoals(rows: MeshRow[], quick: boolean): Goal[] {
   const ok = rows.filter((r) => r.status === 'ok')
-  const skews = ok.map((r) => r.start_skew_ms.p99).filter((v): v is number => v !== null)
+  const skews = ok.map(judgedSkewP99).filter((v): v is number => v !== null)
   const big = ok.find((r) => r.agents === 16)
   return [
-    { description: `plan start skew p99 ≤ ${GOAL_SKEW_P99_MS} ms on loopback, at every N${quick ? ' measured (--quick: N = 2, 4)' : ''}`, met: skews.length === 0 ? null : skews.every((v) => v <= GOAL_SKEW_P99_MS) },
+    { description: `plan start skew p99 ≤ ${GOAL_SKEW_P99_MS} ms on loopback (each agent's own clock), at every N${quick ? ' measured (--quick: N = 2, 4)' : ''}`, met: skews.length === 0 ? null : skews.every((v) => v <= GOAL_SKEW_P99_MS) },
     { description: `membership convergence ≤ ${GOAL_CONVERGENCE_MS / 1000} s with 16 agents`, met: big?.convergence_ms == null ? null : big.convergence_ms <= GOAL_CONVERGENCE_MS },
     { description: `reconcile of 16 peers ≤ ${GOAL_RECONCILE_MS} ms (median)`, met: big?.reconcile_ms.p50 == null ? null : big.reconcile_ms.p50 <= GOAL_RECONCILE_MS }
   ]
+}
+
+/**
+ * The skew the goal is judged on: each agent's own clock. Every agent here reads one clock, the
+ * host's (through its process's wall calibration, good to a few µs); subtracting the offsets the
+ * controller's probes measured would only add their error, up to ~0.6 ms at 16 agents on 2 cores
+ * (the "max |offset|" column, which is all error here). Across hosts only the corrected figure
+ * exists, and it is shown beside this one.
+ */
+function judgedSkewP99(r: MeshRow): number | null {
+  return r.own_clock_skew_ms.p99
 }
 
 function emptyRow(n: number, repetitions: number): MeshRow {
@@ -258,7 +272,7 @@ export function startSkewVerdicts(s: MeshSuite): string[] {
   const out: string[] = []
   for (const r of s.rows) {
     const bare = r.bare_skew_ms ?? null
-    const p99 = r.start_skew_ms.p99
+    const p99 = judgedSkewP99(r)
     if (r.status !== 'ok' || p99 === null || p99 <= GOAL_SKEW_P99_MS || bare === null || bare.p99 === null) continue
     const head = `start skew at ${r.agents} agents: p99 ${fmtFixed(p99, 2)} ms; ${r.agents} bare processes meeting one T0 with nothing else to do: p99 ${fmtFixed(bare.p99, 2)} ms`
     out.push(bare.p99 > GOAL_SKEW_P99_MS
@@ -375,7 +389,10 @@ export function meshSection(s: MeshSuite, n: number): string[] {
     '  agent\'s first request is due exactly at T0). Each agent reports when its first request left, after T0 on its own clock',
     '  (`loadmesh_run_first_send_after_t0_ms`); the controller subtracts the agent\'s clock offset from its own (direct',
     '  clock probes, NTP-style, the sample with the shortest round trip), so it is the distance from T0 on one clock. Shown:',
-    '  |skew| over every agent and repetition; "own clock" is the same without the correction (here all clocks are one).',
+    '  |skew| over every agent and repetition; "own clock" is the same without the correction. The goal is judged on the',
+    '  own-clock p99: here every agent reads one clock, and the correction only adds the probes\' error (the "max |offset|"',
+    `  column, all of it error on one host); across hosts only the corrected figure exists. ${SKEW_REPETITIONS_16} repetitions at 16 agents, so`,
+    '  that p99 is one of 112 samples, not their maximum.',
     `- **bare skew** (baseline): right after the agents stop, N bare Node processes (no libp2p, no agent) meet one shared T0`,
     `  ${BARE_REPETITIONS} times the way agents do (a timer to 2 ms before it, then a blocking futex wait), each writing one pre-built`,
     '  request to the same simulator; when the write left, after T0 on the host\'s monotonic clock. It is what this host allows',
