@@ -348,8 +348,9 @@ class H1Pool implements RequestDispatcher {
   /**
    * For a send that many processes make at one instant (a mesh plan's T0): everything but the
    * write is done now, so at that instant each process holds a core for as little as it can.
-   * Measured with 16 processes meeting one T0 on 2 cores: the injector's full send path made the
-   * latest ones wait for the others' (p99 5-9 ms), a bare write of ready bytes did not (3-4 ms).
+   * Measured with 16 processes meeting one T0 on 2 cores (injector and open loop, no libp2p):
+   * first-send p99 5.9-6.3 ms with an ordinary send, 3.3-4.2 ms prepared, 2.2-3.3 ms for a raw
+   * write of ready bytes (docs/architecture.md).
    */
   prepare(r: DispatchRequest): PreparedDispatch {
     if (this.closed) throw new H1SocketError('ERR_H1_CLOSED', 'the connection pool is closed')
