@@ -266,6 +266,10 @@ export function checkResultsShape(x: unknown): string[] {
         if (b !== undefined && b !== null && !(obj(b) && typeof b.samples === 'number' && numOrNull(b.p50) && numOrNull(b.p99))) {
           problems.push(`${where}.rows[${j}].bare_skew_ms: not { samples, p50, p99 }`)
         }
+        const byRep = obj(r) ? r.own_clock_skew_by_repetition : undefined
+        if (byRep !== undefined && !(Array.isArray(byRep) && byRep.every((x: unknown) => obj(x) && numOrNull(x.max_ms) && typeof x.over_goal === 'number'))) {
+          problems.push(`${where}.rows[${j}].own_clock_skew_by_repetition: not a list of { max_ms, over_goal }`)
+        }
       })
     }
     if (s.id === 'replay-lag' && s.baselines !== undefined && s.baselines !== null) {

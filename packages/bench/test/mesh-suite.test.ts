@@ -92,7 +92,14 @@ test('the skew goal is judged on each agent\'s own clock (one host, one clock); 
   assert.equal(meshGoals([probeError], false)[0].met, true)
   assert.match(meshGoals([probeError], false)[0].description, /own clock/)
   assert.deepEqual(startSkewVerdicts(mesh([probeError], [])), [])
-  const late = { ...probeError, start_skew_ms: { ...probeError.start_skew_ms, p99: 4.8 }, own_clock_skew_ms: { p50: 1.2, p99: 6.1 } }
+  const late = {
+    ...probeError, start_skew_ms: { ...probeError.start_skew_ms, p99: 4.8 }, own_clock_skew_ms: { p50: 1.2, p99: 6.1 },
+    own_clock_skew_by_repetition: [{ max_ms: 1.31, over_goal: 0 }, { max_ms: 7.4, over_goal: 3 }, { max_ms: null, over_goal: 0 }]
+  }
   assert.equal(meshGoals([late], false)[0].met, false)
-  assert.match(startSkewVerdicts(mesh([late], [])).join('\n'), /start skew at 16 agents: p99 6\.10 ms/)
+  // Where the late sends were: together in one repetition, here.
+  assert.match(startSkewVerdicts(mesh([late], [])).join('\n'), /start skew at 16 agents: p99 6\.10 ms;.*agents over 5 ms by repetition: 0, 3, 0 \(latest agent 1\.3, 7\.4, n\/a ms\)/)
+  assert.deepEqual(checkResultsShape(results(mesh([late], []))), [])
+  const bad = results(mesh([{ ...late, own_clock_skew_by_repetition: [{ max_ms: 'x', over_goal: 1 }] as unknown as MeshRow['own_clock_skew_by_repetition'] }], []))
+  assert.match(checkResultsShape(bad).join('\n'), /own_clock_skew_by_repetition: not a list/)
 })
