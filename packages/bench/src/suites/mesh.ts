@@ -36,7 +36,7 @@ const IDLE_MS = 3000
 const BOOT_WAVE = 4
 /** Repetitions of the bare-process start (each a shared T0 for N processes). */
 const BARE_REPETITIONS = 5
-/** 7 × 16 = 112 first sends at 16 agents. */
+/** Repetitions at 16 agents: 7 × 16 = 112 first sends, so a p99 is not simply their maximum. */
 const SKEW_REPETITIONS_16 = 7
 const LISTEN_TIMEOUT_MS = 120_000
 /** The CLI's defaults: the mesh as users run it. */
@@ -406,7 +406,7 @@ export function meshSection(s: MeshSuite, n: number): string[] {
     '  |skew| over every agent and repetition; "own clock" is the same without the correction. The goal is judged on the',
     '  own-clock p99: here every agent reads one clock, and the correction only adds the probes\' error (the "max |offset|"',
     `  column, all of it error on one host); across hosts only the corrected figure exists. ${SKEW_REPETITIONS_16} repetitions at 16 agents, so`,
-    '  that p99 is one of 112 samples, not their maximum.',
+    `  that p99 is one of ${SKEW_REPETITIONS_16 * 16} samples, not their maximum.`,
     `- **bare skew** (baseline): right after the agents stop, N bare Node processes (no libp2p, no agent) meet one shared T0`,
     `  ${BARE_REPETITIONS} times the way agents do (a timer to 2 ms before it, then a blocking futex wait), each writing one pre-built`,
     '  request to the same simulator; when the write left, after T0 on the host\'s monotonic clock. It is what this host allows',
