@@ -38,6 +38,12 @@ const RATE_PER_S = 200
  * the two cores, so the first run's slowest agents started twice as late.
  */
 const RUN_STARTS = 6
+/**
+ * The first three plans come this far ahead, as a real one does: the run opens its connections
+ * (more than 200 ms ahead) and, at its loop's start 300 ms ahead, sets one aside for the prepared
+ * first request, so that path runs too. The others come just ahead, which keeps the rest short.
+ */
+const PREPARED_LEAD_MS = 350
 const RUN_LEAD_MS = 10
 const RUN_MS = 25
 const SELF = 'rehearsal'
@@ -125,7 +131,7 @@ async function rehearseRunStart(clock: Clock, target: string, i: number, signal:
   const plan: RunPlan = {
     run_id: `rehearsal-${i}`,
     seed: 'rehearsal',
-    start_wall_ms: clock.wallNow() + RUN_LEAD_MS,
+    start_wall_ms: clock.wallNow() + (i < 3 ? PREPARED_LEAD_MS : RUN_LEAD_MS),
     stages: [{ duration_ms: RUN_MS, rate: closed ? 0 : RATE_PER_S, concurrency: closed ? 2 : 0 }],
     config_json: '{}',
     target_allow: [target]
