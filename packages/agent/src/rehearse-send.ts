@@ -103,7 +103,7 @@ export async function rehearseSendPath(clock: Clock, timeoutMs = 5000): Promise<
   }
 }
 
-/** One tiny run through createMeshRun: the plan's T0 RUN_LEAD_MS ahead, this process its only member. */
+/** One tiny run through createMeshRun: the plan's T0 PREPARED_LEAD_MS or RUN_LEAD_MS ahead, this process its only member. */
 async function rehearseRunStart(clock: Clock, target: string, i: number, signal: AbortSignal): Promise<{ sent: number; completed: number }> {
   const closed = i % 3 === 2
   const config: RunConfig = {
