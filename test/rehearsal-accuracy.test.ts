@@ -45,8 +45,13 @@ test('rehearsal against the simulator reports the simulated TTFT, ITL, TPOT and 
     assert.ok(report.requests.completed > 80, `completed ${report.requests.completed}`)
     assert.equal(report.requests.completed, report.requests.sent)
     assert.ok(l.ttft.p50! >= 100 && l.ttft.p50! <= 106, `ttft p50 ${l.ttft.p50}`)
-    assert.ok(l.itl.p50! >= 10 && l.itl.p50! <= 11.5, `itl p50 ${l.itl.p50}`)
-    assert.ok(l.tpot.p50! >= 10 && l.tpot.p50! <= 11.5, `tpot p50 ${l.tpot.p50}`)
+    // The server spaces tokens 10 ms apart or more, and many gaps are exactly 10 ms (its own ITL
+    // histogram had about half of them in its <= 10 ms bucket). The client sees arrivals: each gap
+    // plus the difference of two delivery delays, which is as often negative as positive. So the
+    // median gap is 10 ms give or take tens of µs (9.975-10.023 over six runs), and a bound of
+    // exactly 10 failed about one run in five.
+    assert.ok(l.itl.p50! >= 9.95 && l.itl.p50! <= 11.5, `itl p50 ${l.itl.p50}`)
+    assert.ok(l.tpot.p50! >= 9.95 && l.tpot.p50! <= 11.5, `tpot p50 ${l.tpot.p50}`)
     assert.ok(l.e2e.p50! >= 290 && l.e2e.p50! <= 310, `e2e p50 ${l.e2e.p50}`)
     // Every request produced exactly 20 tokens, known from the server's usage.
     assert.equal(report.tokens.output_per_request.p50, 20)
