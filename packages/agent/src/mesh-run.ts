@@ -76,7 +76,7 @@ export interface MeshRun {
  * process's first loop also starts the injector's precise-alarm thread (a worker, tens of ms to
  * boot on a busy host). Plans arrive seconds ahead, so the longer lead costs nothing.
  */
-const LEAD_MS = 300
+export const LEAD_MS = 300
 /** An interval learned this late starts now instead of catching up on what it owed. */
 const LATE_START_MS = 250
 

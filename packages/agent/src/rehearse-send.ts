@@ -6,7 +6,7 @@ import { createSimulator } from '@loadmesh/simulator'
 import { countTokens, createPromptFactory, createRng, parseDurationSpec, parseLengthSpec } from '@loadmesh/workload'
 import type { EpochTimeline } from '@loadmesh/mesh-state'
 import type { RunPlan } from '@loadmesh/protocol'
-import { createMeshRun } from './mesh-run.ts'
+import { createMeshRun, LEAD_MS as LOOP_LEAD_MS } from './mesh-run.ts'
 import type { RunConfig } from './run-config.ts'
 
 export interface RehearsalResult {
@@ -40,10 +40,11 @@ const RATE_PER_S = 200
 const RUN_STARTS = 6
 /**
  * The first three plans come this far ahead, as a real one does: the run opens its connections
- * (more than 200 ms ahead) and, at its loop's start 300 ms ahead, sets one aside for the prepared
- * first request, so that path runs too. The others come just ahead, which keeps the rest short.
+ * (when its T0 is over 200 ms away) and, at its loop's start LOOP_LEAD_MS ahead, sets one aside for
+ * the prepared first request, so that path runs too. The others come just ahead, which keeps the
+ * rest short.
  */
-const PREPARED_LEAD_MS = 350
+const PREPARED_LEAD_MS = LOOP_LEAD_MS + 50
 const RUN_LEAD_MS = 10
 const RUN_MS = 25
 const SELF = 'rehearsal'
